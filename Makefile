@@ -1,0 +1,98 @@
+# acmegate: build, test, install. `make deps` installs what building and testing need.
+PREFIX ?= /usr
+SBINDIR ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/lib/acmegate
+SYSCONFDIR ?= /etc
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= /lib/systemd/system
+DESTDIR ?=
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS := libnftnl libmnl inih jansson
+WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-truncation
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 $(WARN) -MMD -MP -Isrc
+CPPFLAGS += -D_GNU_SOURCE
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS))
+CFLAGS += $(shell $(PKG_CONFIG) --cflags $(PKGS))
+ifeq ($(WERROR),1)
+CFLAGS += -Werror
+endif
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+B ?= build
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+LIB_SRC := src/log.c src/conf.c src/rules.c src/ruleset.c src/nft.c src/state.c src/window.c
+CLI_SRC := src/cli/main.c src/cli/cmd_window.c src/cli/cmd_status.c src/cli/cmd_config.c
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+
+all: $(B)/acmegate
+
+$(B)/acmegate: $(CLI_OBJ) $(B)/libacmegate.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/libacmegate.a: $(LIB_OBJ)
+	@echo "  AR      $@"
+	$(Q)$(AR) rcs $@ $^
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/tests/%: tests/unit/%.c $(B)/libacmegate.a
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_TESTS)
+
+# The tests: unit tests without root, namespace and end-to-end tests as root.
+check: deps all unit
+	tests/run
+
+# Unit and namespace tests only (used for the sanitizer build).
+check-fast: all unit
+	tests/run tests/unit tests/netns
+
+demo: deps all
+	tests/demo
+
+deps:
+	@tests/lib/deps.sh
+
+bench: deps all
+	bench/open-close
+
+install: $(B)/acmegate
+	install -D -m 0755 $(B)/acmegate $(DESTDIR)$(SBINDIR)/acmegate
+	install -D -m 0755 hooks/certbot/pre $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/pre
+	install -D -m 0755 hooks/certbot/post $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/post
+	install -D -m 0644 conf/acmegate.conf $(DESTDIR)$(SYSCONFDIR)/acmegate/acmegate.conf.example
+	install -D -m 0644 systemd/acmegate-sweep.service $(DESTDIR)$(SYSTEMDUNITDIR)/acmegate-sweep.service
+	install -D -m 0644 systemd/acmegate-sweep.timer $(DESTDIR)$(SYSTEMDUNITDIR)/acmegate-sweep.timer
+	install -D -m 0644 man/acmegate.8 $(DESTDIR)$(MANDIR)/man8/acmegate.8
+	install -D -m 0644 man/acmegate.conf.5 $(DESTDIR)$(MANDIR)/man5/acmegate.conf.5
+
+# Puts the certbot hooks where certbot renew runs them.
+install-certbot-hooks:
+	install -D -m 0755 hooks/certbot/pre $(DESTDIR)$(SYSCONFDIR)/letsencrypt/renewal-hooks/pre/acmegate
+	install -D -m 0755 hooks/certbot/post $(DESTDIR)$(SYSCONFDIR)/letsencrypt/renewal-hooks/post/acmegate
+
+clean:
+	rm -rf $(B)
+
+.PHONY: all unit check check-fast demo deps bench install install-certbot-hooks clean
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

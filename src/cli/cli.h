@@ -1,0 +1,37 @@
+/* cli.h: shared by the command files: options common to all commands, exit codes. */
+#pragma once
+#include <time.h>
+#include "conf.h"
+#include "log.h"
+
+/* Exit codes (sysexits.h values), listed in acmegate(8). */
+enum {
+	EXIT_OK_ = 0,
+	EXIT_FAIL = 1,          /* a check failed (status: no window open with --quiet-check) */
+	EXIT_USAGE = 64,        /* bad command line */
+	EXIT_UNAVAILABLE = 69,  /* nf_tables not available in this kernel */
+	EXIT_KERNEL = 70,       /* the kernel refused the change */
+	EXIT_STATE = 74,        /* state directory or file unusable */
+	EXIT_LOCKED = 75,       /* another acmegate held the lock too long: try again */
+	EXIT_NOPERM = 77,       /* no CAP_NET_ADMIN */
+	EXIT_CONFIG = 78,       /* bad configuration */
+};
+
+struct cli {
+	const char *conf_path;  /* -c, or $ACMEGATE_CONFIG, or the default */
+	bool conf_required;
+	struct conf conf;
+};
+
+/* Loads the config for a command; prints the error and returns an exit code on failure. */
+int cli_load_conf(struct cli *cli);
+/* Maps a failure of nftables or state handling to an exit code, after printing e. */
+int cli_fail(int r, const struct err *e);
+void cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fmt_time(char *buf, size_t len, time_t t);
+
+int cmd_open(struct cli *cli, int argc, char **argv);
+int cmd_close(struct cli *cli, int argc, char **argv);
+int cmd_sweep(struct cli *cli, int argc, char **argv);
+int cmd_status(struct cli *cli, int argc, char **argv);
+int cmd_check_config(struct cli *cli, int argc, char **argv);

@@ -1,0 +1,32 @@
+/* cmd_config.c: `check-config`: validates the configuration without acting; no privilege. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "cli.h"
+
+int cmd_check_config(struct cli *cli, int argc, char **argv)
+{
+	char svcs[64] = "";
+	int r;
+
+	if (argc > 1) {
+		cli_usage_error("check-config", "unexpected argument '%s'", argv[1]);
+		return EXIT_USAGE;
+	}
+	r = cli_load_conf(cli);
+	if (r)
+		return r;
+	for (unsigned bit = 1; bit & SVC_ALL; bit <<= 1)
+		if (cli->conf.services & bit)
+			snprintf(svcs + strlen(svcs), sizeof(svcs) - strlen(svcs), "%s%s",
+				 svcs[0] ? "," : "", svc_name(bit));
+	if (access(cli->conf.path, F_OK) == 0)
+		printf("%s: ok\n", cli->conf.path);
+	else
+		printf("%s: no such file; built-in defaults apply\n", cli->conf.path);
+	printf("  challenges = %s\n  ttl = %u\n  max_ttl = %u\n  http01_mode = %s\n"
+	       "  token_length = %u\n  forward = %s\n  state_dir = %s\n", svcs, cli->conf.ttl,
+	       cli->conf.max_ttl, mode_name(cli->conf.http01_mode), cli->conf.token_length,
+	       cli->conf.forward ? "yes" : "no", cli->conf.state_dir);
+	return 0;
+}

@@ -1,0 +1,309 @@
+/* cmd_window.c: `open`, `close` and `sweep`: take the lock, change leases, reconcile the
+ * kernel's gate rules (CAP_NET_ADMIN), log one line about the result. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "cli.h"
+#include "window.h"
+
+#define LOCK_TIMEOUT_S 30
+#define DEFAULT_LEASE "default"
+
+struct open_args {
+	const char *lease;
+	unsigned ttl;
+	unsigned services;
+	enum http01_mode mode;
+	bool mode_set;
+};
+
+/* Holds what every window command needs between lock and unlock. */
+struct session {
+	int lock;
+	struct state st;
+	struct nft *nft;
+	struct err e;
+};
+
+static int session_begin(struct session *s, const struct conf *c)
+{
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->lock = state_lock(c->state_dir, LOCK_TIMEOUT_S, &s->e);
+	if (s->lock < 0)
+		return s->lock;
+	r = state_load(c->state_dir, &s->st, &s->e);
+	if (r == 0)
+		r = nft_open(&s->nft, &s->e);
+	return r;
+}
+
+static void session_end(struct session *s)
+{
+	nft_close(s->nft);
+	state_free(&s->st);
+	state_unlock(s->lock);
+}
+
+static void services_str(char *buf, size_t len, unsigned svcs, enum http01_mode mode)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned bit = 1; bit & SVC_ALL; bit <<= 1) {
+		if (!(svcs & bit))
+			continue;
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? ", " : "", svc_name(bit));
+		if (bit == SVC_HTTP01 && n < len)
+			n += (size_t)snprintf(buf + n, len - n, " (%s mode)", mode_name(mode));
+		if (n >= len)
+			break;
+	}
+}
+
+/* What a careful operator needs to know besides the main line. */
+static void report_warnings(const struct window_report *rep)
+{
+	if (rep->vanished)
+		log_warn("%zu of our rules were already gone (ruleset flushed or reloaded?)", rep->vanished);
+	if (rep->foreign)
+		log_warn("%zu recorded handles now hold rules that are not ours; left untouched", rep->foreign);
+	if (rep->leftover)
+		log_warn("removed %zu leftover acmegate rules that no state recorded", rep->leftover);
+	if (rep->expired)
+		log_info("%zu leases had passed their deadline and were dropped", rep->expired);
+	if (rep->legacy4 || rep->legacy6)
+		log_warn("iptables-legacy tables are loaded (%s%s%s): acmegate cannot open them; if they "
+			 "drop challenge traffic, validation will fail (see 'iptables-legacy -S')",
+			 rep->legacy4 ? "IPv4" : "", rep->legacy4 && rep->legacy6 ? ", " : "",
+			 rep->legacy6 ? "IPv6" : "");
+}
+
+static void report_opened(const struct window_report *rep, const char *lease, unsigned svcs,
+			  enum http01_mode mode, time_t deadline, unsigned ttl)
+{
+	char what[128], when[32];
+
+	services_str(what, sizeof(what), svcs, mode);
+	fmt_time(when, sizeof(when), deadline);
+	if (!rep->chains) {
+		log_info("no base chain drops %s traffic: nothing to open (lease '%s' recorded)", what, lease);
+		return;
+	}
+	services_str(what, sizeof(what), rep->services, rep->mode);
+	log_info("opened %s for lease '%s' until %s (%u s) in %zu chain%s: %s", what, lease, when,
+		 ttl, rep->chains, rep->chains == 1 ? "" : "s", rep->chain_list);
+}
+
+static void open_usage(FILE *f)
+{
+	fprintf(f, "Usage: acmegate open [--lease NAME] [--ttl SECONDS] [--challenge TYPE]... [--mode path|port]\n"
+		"  --lease NAME       the caller's claim on the window (default '" DEFAULT_LEASE "')\n"
+		"  --ttl SECONDS      the kernel closes the window by itself after this (default: ttl)\n"
+		"  --challenge TYPE   http-01, tls-alpn-01 or dns; repeatable (default: challenges)\n"
+		"  --mode path|port   http-01: only challenge requests, or the whole port\n");
+}
+
+static int parse_open_args(const struct conf *c, int argc, char **argv, struct open_args *a)
+{
+	static const struct option opts[] = {
+		{ "lease", required_argument, NULL, 'l' }, { "ttl", required_argument, NULL, 't' },
+		{ "challenge", required_argument, NULL, 'C' }, { "mode", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' }, { 0 }
+	};
+	unsigned svc;
+	int o;
+
+	*a = (struct open_args){ .lease = DEFAULT_LEASE, .ttl = c->ttl, .mode = c->http01_mode };
+	while ((o = getopt_long(argc, argv, "l:t:C:m:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'l':
+			a->lease = optarg;
+			break;
+		case 't':
+			if (parse_uint(optarg, 1, c->max_ttl, &a->ttl) < 0) {
+				cli_usage_error("open", "bad --ttl '%s': expected seconds from 1 to max_ttl (%u)",
+						optarg, c->max_ttl);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'C':
+			svc = svc_from_name(optarg);
+			if (!svc) {
+				cli_usage_error("open", "unknown challenge '%s': expected http-01, tls-alpn-01 or dns", optarg);
+				return EXIT_USAGE;
+			}
+			a->services |= svc;
+			break;
+		case 'm':
+			if (mode_from_name(optarg, &a->mode) < 0) {
+				cli_usage_error("open", "unknown mode '%s': expected path or port", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			open_usage(stdout);
+			return -1;
+		default:
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		cli_usage_error("open", "unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!lease_name_valid(a->lease)) {
+		cli_usage_error("open", "bad lease name '%s': 1 to 64 of A-Z a-z 0-9 . _ : @ -", a->lease);
+		return EXIT_USAGE;
+	}
+	if (!a->services)
+		a->services = c->services;
+	return 0;
+}
+
+int cmd_open(struct cli *cli, int argc, char **argv)
+{
+	struct open_args a;
+	struct session s;
+	struct window_report rep;
+	time_t now = time(NULL);
+	int r = cli_load_conf(cli);
+
+	if (r)
+		return r;
+	r = parse_open_args(&cli->conf, argc, argv, &a);
+	if (r)
+		return r < 0 ? 0 : r;
+	r = session_begin(&s, &cli->conf);
+	if (r == 0)
+		r = window_lease_open(&s.st, a.lease, a.services, a.mode, now, a.ttl, &s.e);
+	if (r == 0)
+		r = window_apply(s.nft, &cli->conf, &s.st, now, &rep, &s.e);
+	if (r < 0) {
+		r = cli_fail(r, &s.e);
+	} else {
+		report_warnings(&rep);
+		report_opened(&rep, a.lease, a.services, a.mode, now + a.ttl, a.ttl);
+	}
+	session_end(&s);
+	return r;
+}
+
+static void report_closed(const struct window_report *rep, const char *what)
+{
+	char when[32];
+
+	if (rep->deadline) {
+		fmt_time(when, sizeof(when), rep->deadline);
+		log_info("%s; the window stays open for other leases until %s", what, when);
+		return;
+	}
+	log_info("%s; window closed after %lld s: %llu packets passed to tcp/80, %llu challenge "
+		 "requests, %llu other requests reset, %llu packets to tcp/443, %llu to port 53",
+		 what, (long long)rep->open_seconds,
+		 (unsigned long long)rep->packets[KIND_OPEN_HTTP01],
+		 (unsigned long long)rep->packets[KIND_PATH_ACCEPT],
+		 (unsigned long long)rep->packets[KIND_PATH_RESET],
+		 (unsigned long long)rep->packets[KIND_OPEN_TLSALPN01],
+		 (unsigned long long)rep->packets[KIND_OPEN_DNS]);
+}
+
+static int parse_close_args(int argc, char **argv, const char **lease, bool *all)
+{
+	static const struct option opts[] = {
+		{ "lease", required_argument, NULL, 'l' }, { "all", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' }, { 0 }
+	};
+	int o;
+
+	*lease = DEFAULT_LEASE;
+	*all = false;
+	while ((o = getopt_long(argc, argv, "l:ah", opts, NULL)) != -1) {
+		if (o == 'l')
+			*lease = optarg;
+		else if (o == 'a')
+			*all = true;
+		else if (o == 'h') {
+			printf("Usage: acmegate close [--lease NAME | --all]\n");
+			return -1;
+		} else
+			return EXIT_USAGE;
+	}
+	if (optind < argc) {
+		cli_usage_error("close", "unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (!*all && !lease_name_valid(*lease)) {
+		cli_usage_error("close", "bad lease name '%s': 1 to 64 of A-Z a-z 0-9 . _ : @ -", *lease);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int cmd_close(struct cli *cli, int argc, char **argv)
+{
+	struct session s;
+	struct window_report rep;
+	const char *lease;
+	char what[128];
+	bool all;
+	int r = cli_load_conf(cli);
+
+	if (r)
+		return r;
+	r = parse_close_args(argc, argv, &lease, &all);
+	if (r)
+		return r < 0 ? 0 : r;
+	r = session_begin(&s, &cli->conf);
+	if (r == 0) {
+		if (all) {
+			snprintf(what, sizeof(what), "closed all %zu leases", s.st.nleases);
+			s.st.nleases = 0;
+		} else if (window_lease_close(&s.st, lease) == 0) {
+			snprintf(what, sizeof(what), "closed lease '%s'", lease);
+		} else {
+			snprintf(what, sizeof(what), "no lease '%s' was open", lease);
+		}
+		r = window_apply(s.nft, &cli->conf, &s.st, time(NULL), &rep, &s.e);
+	}
+	if (r < 0) {
+		r = cli_fail(r, &s.e);
+	} else {
+		report_warnings(&rep);
+		report_closed(&rep, what);
+	}
+	session_end(&s);
+	return r;
+}
+
+int cmd_sweep(struct cli *cli, int argc, char **argv)
+{
+	struct session s;
+	struct window_report rep;
+	int r = cli_load_conf(cli);
+
+	if (r)
+		return r;
+	if (argc > 1) {
+		cli_usage_error("sweep", "unexpected argument '%s'", argv[1]);
+		return EXIT_USAGE;
+	}
+	r = session_begin(&s, &cli->conf);
+	if (r == 0 && !window_needs_sweep(&s.st, time(NULL))) {
+		session_end(&s);
+		return 0;
+	}
+	if (r == 0)
+		r = window_apply(s.nft, &cli->conf, &s.st, time(NULL), &rep, &s.e);
+	if (r < 0) {
+		r = cli_fail(r, &s.e);
+	} else {
+		report_warnings(&rep);
+		report_closed(&rep, "swept expired leases");
+	}
+	session_end(&s);
+	return r;
+}

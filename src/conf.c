@@ -1,0 +1,201 @@
+/* conf.c: strict INI reader for acmegate.conf (inih); no privilege needed, called by every command. */
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include "conf.h"
+
+#define TOKEN_LEN_MIN 22   /* 128 bits of entropy, RFC 8555 section 8.1 */
+#define TOKEN_LEN_MAX 54   /* one rule holds at most 128 expressions */
+
+/* inih reports the line of the first handler failure as ini_parse's result,
+ * so messages are kept without it and prefixed with file:line afterwards. */
+struct parse_ctx {
+	struct conf *conf;
+	char msg[ERR_MSG_MAX - PATH_MAX / 16];
+	int failed;
+};
+
+void conf_defaults(struct conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->ttl = 600;
+	c->max_ttl = 3600;
+	c->services = SVC_HTTP01;
+	c->http01_mode = HTTP01_PATH;
+	c->token_length = 43;
+	c->forward = false;
+	snprintf(c->state_dir, sizeof(c->state_dir), "/run/acmegate");
+}
+
+int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -ERANGE;
+	*ret = (unsigned)v;
+	return 0;
+}
+
+static const struct { unsigned svc; const char *name; } svc_names[] = {
+	{ SVC_HTTP01, "http-01" },
+	{ SVC_TLSALPN01, "tls-alpn-01" },
+	{ SVC_DNS, "dns" },
+};
+
+unsigned svc_from_name(const char *name)
+{
+	for (size_t i = 0; i < sizeof(svc_names) / sizeof(svc_names[0]); i++)
+		if (strcmp(name, svc_names[i].name) == 0)
+			return svc_names[i].svc;
+	if (strcmp(name, "dns-01") == 0)
+		return SVC_DNS;
+	return 0;
+}
+
+const char *svc_name(unsigned svc)
+{
+	for (size_t i = 0; i < sizeof(svc_names) / sizeof(svc_names[0]); i++)
+		if (svc_names[i].svc == svc)
+			return svc_names[i].name;
+	return "?";
+}
+
+int mode_from_name(const char *name, enum http01_mode *ret_mode)
+{
+	if (strcmp(name, "path") == 0)
+		*ret_mode = HTTP01_PATH;
+	else if (strcmp(name, "port") == 0)
+		*ret_mode = HTTP01_PORT;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+const char *mode_name(enum http01_mode m)
+{
+	return m == HTTP01_PORT ? "port" : "path";
+}
+
+static int parse_bool(const char *s, bool *ret)
+{
+	if (!strcasecmp(s, "yes") || !strcasecmp(s, "true") || !strcmp(s, "1"))
+		*ret = true;
+	else if (!strcasecmp(s, "no") || !strcasecmp(s, "false") || !strcmp(s, "0"))
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* "http-01, dns" -> bit set; 0 on an unknown name. */
+static unsigned parse_services(const char *value)
+{
+	char buf[256], *save = NULL;
+	unsigned set = 0, one;
+
+	if (strlen(value) >= sizeof(buf))
+		return 0;
+	strcpy(buf, value);
+	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		one = svc_from_name(t);
+		if (!one)
+			return 0;
+		set |= one;
+	}
+	return set;
+}
+
+static int bad(struct parse_ctx *p, const char *key, const char *value, const char *want)
+{
+	snprintf(p->msg, sizeof(p->msg), "bad value '%s' for key '%s': expected %s", value, key, want);
+	p->failed = 1;
+	return 0;
+}
+
+static int set_gate_key(struct parse_ctx *p, const char *key, const char *value)
+{
+	struct conf *c = p->conf;
+	unsigned svc;
+
+	if (!strcmp(key, "ttl"))
+		return parse_uint(value, 1, 86400, &c->ttl) ? bad(p, key, value, "seconds from 1 to 86400") : 1;
+	if (!strcmp(key, "max_ttl"))
+		return parse_uint(value, 1, 86400, &c->max_ttl) ? bad(p, key, value, "seconds from 1 to 86400") : 1;
+	if (!strcmp(key, "token_length"))
+		return parse_uint(value, TOKEN_LEN_MIN, TOKEN_LEN_MAX, &c->token_length) ?
+			bad(p, key, value, "a number of characters from 22 to 54") : 1;
+	if (!strcmp(key, "http01_mode"))
+		return mode_from_name(value, &c->http01_mode) ? bad(p, key, value, "'path' or 'port'") : 1;
+	if (!strcmp(key, "forward"))
+		return parse_bool(value, &c->forward) ? bad(p, key, value, "yes or no") : 1;
+	if (!strcmp(key, "challenges")) {
+		svc = parse_services(value);
+		if (!svc)
+			return bad(p, key, value, "a list of http-01, tls-alpn-01, dns");
+		c->services = svc;
+		return 1;
+	}
+	if (!strcmp(key, "state_dir")) {
+		if (value[0] != '/' || strlen(value) >= sizeof(c->state_dir) - 32)
+			return bad(p, key, value, "an absolute path");
+		snprintf(c->state_dir, sizeof(c->state_dir), "%s", value);
+		return 1;
+	}
+	snprintf(p->msg, sizeof(p->msg), "unknown key '%s' in [gate]; see acmegate.conf(5)", key);
+	p->failed = 1;
+	return 0;
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct parse_ctx *p = user;
+
+	if (p->failed)
+		return 0;
+	if (strcmp(section, "gate") != 0) {
+		snprintf(p->msg, sizeof(p->msg), "key '%s' is outside section [gate] (found in '[%s]')",
+			 key, section);
+		p->failed = 1;
+		return 0;
+	}
+	return set_gate_key(p, key, value);
+}
+
+static int conf_validate(const struct conf *c, struct err *e)
+{
+	if (c->ttl > c->max_ttl)
+		return err_set(e, -EINVAL, "%s: ttl %u is larger than max_ttl %u", c->path, c->ttl, c->max_ttl);
+	return 0;
+}
+
+int conf_load(struct conf *c, const char *path, bool required, struct err *e)
+{
+	struct parse_ctx p = { .conf = c };
+	FILE *f;
+	int r;
+
+	conf_defaults(c);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT && !required)
+			return 0;
+		return err_set(e, -errno, "%s: cannot read config: %s", path, strerror(errno));
+	}
+	r = ini_parse_file(f, handler, &p);
+	fclose(f);
+	if (p.failed)
+		return err_set(e, -EINVAL, "%s:%d: %s", path, r, p.msg);
+	if (r != 0)
+		return err_set(e, -EINVAL, "%s:%d: syntax error (expected '[section]' or 'key = value')", path, r);
+	return conf_validate(c, e);
+}

@@ -1,0 +1,19 @@
+/* log.h: error context filled by library code, printed once at the command boundary. */
+#pragma once
+#include <stdarg.h>
+#include <stdbool.h>
+
+#define ERR_MSG_MAX 512
+
+/* Library code returns -errno and says why here; callers print it once. */
+struct err {
+	char msg[ERR_MSG_MAX];
+};
+
+/* Records a message (printf-style) and returns -abs(code), so `return err_set(e, -EINVAL, …)`. */
+int err_set(struct err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+void log_set_quiet(bool quiet);
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,0 +1,309 @@
+/* rules.c: builds gate rules, our table, chain and set as libnftnl objects; pure, no privilege.
+ * Each expression group is commented with the nft syntax it implements; golden tests compare
+ * the bytecode with what `nft --debug=netlink` produces for that syntax. */
+#include <arpa/inet.h>
+#include <endian.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
+#include <linux/netfilter/nf_tables.h>
+#include <net/if_arp.h>
+#include <stdio.h>
+#include <string.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/udata.h>
+#include "rules.h"
+
+#define PATH_PREFIX "GET /.well-known/acme-challenge/"   /* 32 bytes: two 16-byte loads */
+#define PATH_SUFFIX " HTTP/1."                           /* 8 bytes after the token */
+
+static void add(struct nftnl_rule *r, struct nftnl_expr *e)
+{
+	nftnl_rule_add_expr(r, e);
+}
+
+static void meta_load(struct nftnl_rule *r, uint32_t key)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	add(r, e);
+}
+
+static void cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	add(r, e);
+}
+
+static void payload_load(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	add(r, e);
+}
+
+/* meta time < deadline: the kernel's clock is ns since the epoch in host order; it must be
+ * turned big-endian before an ordered compare, which works on bytes. */
+static void match_before(struct nftnl_rule *r, time_t deadline)
+{
+	struct nftnl_expr *e;
+	uint64_t be = htobe64((uint64_t)deadline * 1000000000ull);
+
+	meta_load(r, NFT_META_TIME_NS);
+	e = nftnl_expr_alloc("byteorder");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_OP, NFT_BYTEORDER_HTON);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_LEN, 8);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BYTEORDER_SIZE, 8);
+	add(r, e);
+	cmp(r, NFT_CMP_LT, &be, sizeof(be));
+}
+
+/* meta l4proto P th dport N */
+static void match_port(struct nftnl_rule *r, const struct opening *o)
+{
+	uint16_t port = htons(o->port);
+
+	meta_load(r, NFT_META_L4PROTO);
+	cmp(r, NFT_CMP_EQ, &o->l4proto, sizeof(o->l4proto));
+	payload_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+	cmp(r, NFT_CMP_EQ, &port, sizeof(port));
+}
+
+/* meta l4proto P ct original proto-dst N: the port before DNAT rewrote it */
+static void match_original_port(struct nftnl_rule *r, const struct opening *o)
+{
+	struct nftnl_expr *e;
+	uint16_t port = htons(o->port);
+
+	meta_load(r, NFT_META_L4PROTO);
+	cmp(r, NFT_CMP_EQ, &o->l4proto, sizeof(o->l4proto));
+	e = nftnl_expr_alloc("ct");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_PROTO_DST);
+	nftnl_expr_set_u8(e, NFTNL_EXPR_CT_DIR, IP_CT_DIR_ORIGINAL);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	add(r, e);
+	cmp(r, NFT_CMP_EQ, &port, sizeof(port));
+}
+
+/* meta iiftype != loopback: the host's own requests are not the world's */
+static void match_not_loopback(struct nftnl_rule *r)
+{
+	uint16_t lo = ARPHRD_LOOPBACK;
+
+	meta_load(r, NFT_META_IIFTYPE);
+	cmp(r, NFT_CMP_NEQ, &lo, sizeof(lo));
+}
+
+/* @ih,0,8 0x00-0xff: matches only a segment that carries data */
+static void match_has_payload(struct nftnl_rule *r)
+{
+	uint8_t lo = 0x00, hi = 0xff;
+
+	payload_load(r, NFT_PAYLOAD_INNER_HEADER, 0, 1);
+	cmp(r, NFT_CMP_GTE, &lo, 1);
+	cmp(r, NFT_CMP_LTE, &hi, 1);
+}
+
+static void counter(struct nftnl_rule *r)
+{
+	add(r, nftnl_expr_alloc("counter"));
+}
+
+static void verdict(struct nftnl_rule *r, int v)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)v);
+	add(r, e);
+}
+
+/* reject with tcp reset */
+static void reject_tcp_reset(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("reject");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
+	nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0);
+	add(r, e);
+}
+
+static void set_comment(struct nftnl_rule *r, const char *comment)
+{
+	struct nftnl_udata_buf *u = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+
+	if (!u)
+		return;
+	nftnl_udata_put_strz(u, NFTNL_UDATA_RULE_COMMENT, comment);
+	nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(u), nftnl_udata_buf_len(u));
+	nftnl_udata_buf_free(u);
+}
+
+static struct nftnl_rule *rule_new(int family, const char *table, const char *chain)
+{
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r)
+		return NULL;
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, (uint32_t)family);
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
+	return r;
+}
+
+struct nftnl_rule *rule_opener(int family, const char *table, const char *chain,
+			       const struct opening *o, time_t deadline, const char *comment,
+			       int original)
+{
+	struct nftnl_rule *r = rule_new(family, table, chain);
+
+	if (!r)
+		return NULL;
+	match_before(r, deadline);
+	if (original)
+		match_original_port(r, o);
+	else
+		match_port(r, o);
+	counter(r);
+	verdict(r, NF_ACCEPT);
+	set_comment(r, comment);
+	return r;
+}
+
+/* meta iiftype != loopback meta time < T meta l4proto tcp th dport 80 */
+static void match_world_http(struct nftnl_rule *r, time_t deadline)
+{
+	static const struct opening http = { .l4proto = IPPROTO_TCP, .port = 80 };
+
+	match_not_loopback(r);
+	match_before(r, deadline);
+	match_port(r, &http);
+}
+
+/* @ih,0,128 "GET /.well-kno…" @ih,128,128 "…/acme-challenge/" @ih,256,8 @b64url … @ih,…,64 " HTTP/1." */
+static void match_challenge_line(struct nftnl_rule *r, unsigned token_len)
+{
+	struct nftnl_expr *e;
+	uint32_t off = sizeof(PATH_PREFIX) - 1;
+
+	payload_load(r, NFT_PAYLOAD_INNER_HEADER, 0, 16);
+	cmp(r, NFT_CMP_EQ, PATH_PREFIX, 16);
+	payload_load(r, NFT_PAYLOAD_INNER_HEADER, 16, 16);
+	cmp(r, NFT_CMP_EQ, PATH_PREFIX + 16, 16);
+	for (unsigned i = 0; i < token_len; i++, off++) {
+		payload_load(r, NFT_PAYLOAD_INNER_HEADER, off, 1);
+		e = nftnl_expr_alloc("lookup");
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, GATE_SET);
+		add(r, e);
+	}
+	payload_load(r, NFT_PAYLOAD_INNER_HEADER, off, 8);
+	cmp(r, NFT_CMP_EQ, PATH_SUFFIX, 8);
+}
+
+struct nftnl_rule *rule_path_accept(time_t deadline, unsigned token_len, const char *comment)
+{
+	struct nftnl_rule *r = rule_new(NFPROTO_INET, GATE_TABLE, GATE_CHAIN);
+
+	if (!r)
+		return NULL;
+	match_world_http(r, deadline);
+	match_challenge_line(r, token_len);
+	counter(r);
+	verdict(r, NF_ACCEPT);
+	set_comment(r, comment);
+	return r;
+}
+
+struct nftnl_rule *rule_path_reset(time_t deadline, const char *comment)
+{
+	struct nftnl_rule *r = rule_new(NFPROTO_INET, GATE_TABLE, GATE_CHAIN);
+
+	if (!r)
+		return NULL;
+	match_world_http(r, deadline);
+	match_has_payload(r);
+	counter(r);
+	reject_tcp_reset(r);
+	set_comment(r, comment);
+	return r;
+}
+
+struct nftnl_table *gate_table(void)
+{
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (!t)
+		return NULL;
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, GATE_TABLE);
+	return t;
+}
+
+/* chain gate { type filter hook prerouting priority -175; policy accept; } */
+struct nftnl_chain *gate_chain(void)
+{
+	struct nftnl_chain *c = nftnl_chain_alloc();
+
+	if (!c)
+		return NULL;
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, GATE_TABLE);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, GATE_CHAIN);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_PRE_ROUTING);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, GATE_PRIO);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
+	return c;
+}
+
+static void set_add_char(struct nftnl_set *s, uint8_t ch)
+{
+	struct nftnl_set_elem *el = nftnl_set_elem_alloc();
+
+	if (!el)
+		return;
+	nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, &ch, sizeof(ch));
+	nftnl_set_elem_add(s, el);
+}
+
+/* set b64url { typeof @ih,0,8; elements = { A-Z a-z 0-9 - _ } } */
+struct nftnl_set *gate_set(void)
+{
+	static const char alphabet[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, GATE_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, GATE_SET);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, 5);  /* nft's string type: elements print as characters */
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, 1);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, 1);
+	for (const char *p = alphabet; *p; p++)
+		set_add_char(s, (uint8_t)*p);
+	return s;
+}
+
+void gate_comment(char *buf, size_t len, const char *what, time_t deadline)
+{
+	struct tm tm;
+	char when[32] = "?";
+
+	if (gmtime_r(&deadline, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(buf, len, GATE_COMMENT_PREFIX " %s until %s", what, when);
+}

@@ -1,0 +1,38 @@
+/* rules.h: pure builders of the gate's nftables objects (no I/O). */
+#pragma once
+#include <stdint.h>
+#include <time.h>
+#include <libnftnl/rule.h>
+#include <libnftnl/set.h>
+#include <libnftnl/table.h>
+#include <libnftnl/chain.h>
+
+#define GATE_TABLE "acmegate"           /* our own table, family inet */
+#define GATE_CHAIN "gate"               /* its prerouting chain: the HTTP path gate */
+#define GATE_SET "b64url"               /* the 64 characters an ACME token may use */
+#define GATE_PRIO (-175)                /* after conntrack (-200), before dstnat (-100) */
+#define GATE_COMMENT_PREFIX "acmegate:"
+
+/* What one opener lets through: a layer-4 protocol and destination port. */
+struct opening {
+	uint8_t l4proto;
+	uint16_t port;
+};
+
+/* meta time < deadline <l4proto> th dport <port> counter accept, at the head of a foreign chain.
+ * With `original`, the port is matched as conntrack's original destination (forward after DNAT). */
+struct nftnl_rule *rule_opener(int family, const char *table, const char *chain,
+			       const struct opening *o, time_t deadline, const char *comment,
+			       int original);
+/* The path gate's accept rule: a first data segment that is exactly
+ * "GET /.well-known/acme-challenge/<token_len base64url chars> HTTP/1." */
+struct nftnl_rule *rule_path_accept(time_t deadline, unsigned token_len, const char *comment);
+/* The path gate's reset rule: any other data segment to tcp/80. */
+struct nftnl_rule *rule_path_reset(time_t deadline, const char *comment);
+
+struct nftnl_table *gate_table(void);
+struct nftnl_chain *gate_chain(void);
+struct nftnl_set *gate_set(void);
+
+/* "acmegate: http-01 until 2026-12-03T18:40:00Z" */
+void gate_comment(char *buf, size_t len, const char *what, time_t deadline);

@@ -1,0 +1,263 @@
+/* state.c: reads and writes the state file atomically and holds the lock that serialises
+ * concurrent acmegate runs; needs write access to state_dir (root). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "state.h"
+
+#define STATE_FILE "state"
+#define STATE_MAGIC "acmegate-state 1"
+
+static const char *const kind_names[KIND_COUNT] = {
+	"open-http-01", "open-tls-alpn-01", "open-dns", "path-accept", "path-reset",
+};
+
+const char *kind_name(enum rule_kind k)
+{
+	return k < KIND_COUNT ? kind_names[k] : "?";
+}
+
+static int kind_from_name(const char *s)
+{
+	for (int i = 0; i < KIND_COUNT; i++)
+		if (!strcmp(s, kind_names[i]))
+			return i;
+	return -1;
+}
+
+bool lease_name_valid(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > LEASE_NAME_MAX)
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:@-") == n;
+}
+
+static int ensure_dir(const char *dir, struct err *e)
+{
+	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+		return 0;
+	return err_set(e, -errno, "%s: cannot create the state directory: %s", dir, strerror(errno));
+}
+
+int state_lock(const char *dir, unsigned timeout_s, struct err *e)
+{
+	char path[PATH_MAX];
+	int fd, r = ensure_dir(dir, e);
+
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return err_set(e, -errno, "%s: cannot open the lock: %s", path, strerror(errno));
+	for (unsigned i = 0; i <= timeout_s * 20; i++) {
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			return fd;
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			break;
+		usleep(50000);
+	}
+	r = -errno;
+	close(fd);
+	if (r == -EWOULDBLOCK)
+		return err_set(e, -ETIMEDOUT, "%s: another acmegate still holds the lock after %us",
+			       path, timeout_s);
+	return err_set(e, r, "%s: cannot lock: %s", path, strerror(-r));
+}
+
+void state_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+}
+
+void state_free(struct state *st)
+{
+	free(st->rules);
+	memset(st, 0, sizeof(*st));
+}
+
+struct lease *state_find_lease(struct state *st, const char *name)
+{
+	for (size_t i = 0; i < st->nleases; i++)
+		if (!strcmp(st->leases[i].name, name))
+			return &st->leases[i];
+	return NULL;
+}
+
+int state_add_rule(struct state *st, const struct rec_rule *r)
+{
+	if (st->nrules == st->cap_rules) {
+		size_t ncap = st->cap_rules ? st->cap_rules * 2 : 32;
+		struct rec_rule *p = realloc(st->rules, ncap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		st->rules = p;
+		st->cap_rules = ncap;
+	}
+	st->rules[st->nrules++] = *r;
+	return 0;
+}
+
+static int parse_lease(struct state *st, char *rest)
+{
+	struct lease *l;
+	long long opened, deadline;
+	unsigned services, mode;
+	char name[LEASE_NAME_MAX + 2];
+
+	if (st->nleases == LEASES_MAX)
+		return -ENOSPC;
+	if (sscanf(rest, "%65s %lld %lld %u %u", name, &opened, &deadline, &services, &mode) != 5 ||
+	    !lease_name_valid(name) || mode > HTTP01_PORT)
+		return -EBADMSG;
+	l = &st->leases[st->nleases++];
+	snprintf(l->name, sizeof(l->name), "%s", name);
+	l->opened = (time_t)opened;
+	l->deadline = (time_t)deadline;
+	l->services = services & SVC_ALL;
+	l->mode = (enum http01_mode)mode;
+	return 0;
+}
+
+/* Table and chain names are kept tab-separated: nft names cannot hold tabs or newlines. */
+static int parse_rule(struct state *st, char *rest)
+{
+	struct rec_rule r = { 0 };
+	char *save = NULL, *f[5];
+	int kind;
+
+	for (int i = 0; i < 5; i++) {
+		f[i] = strtok_r(i ? NULL : rest, "\t", &save);
+		if (!f[i])
+			return -EBADMSG;
+	}
+	kind = kind_from_name(f[4]);
+	if (kind < 0 || strlen(f[1]) >= sizeof(r.table) || strlen(f[2]) >= sizeof(r.chain))
+		return -EBADMSG;
+	r.family = (uint32_t)strtoul(f[0], NULL, 10);
+	strcpy(r.table, f[1]);
+	strcpy(r.chain, f[2]);
+	r.handle = strtoull(f[3], NULL, 10);
+	r.kind = (enum rule_kind)kind;
+	return r.handle ? state_add_rule(st, &r) : -EBADMSG;
+}
+
+static int parse_count(struct state *st, char *rest)
+{
+	char kind[32];
+	unsigned long long p, b;
+	int k;
+
+	if (sscanf(rest, "%31s %llu %llu", kind, &p, &b) != 3 || (k = kind_from_name(kind)) < 0)
+		return -EBADMSG;
+	st->packets[k] = p;
+	st->bytes[k] = b;
+	return 0;
+}
+
+static int parse_line(struct state *st, char *line)
+{
+	long long t;
+
+	line[strcspn(line, "\n")] = '\0';
+	if (!strncmp(line, "lease\t", 6))
+		return parse_lease(st, line + 6);
+	if (!strncmp(line, "rule\t", 5))
+		return parse_rule(st, line + 5);
+	if (!strncmp(line, "count\t", 6))
+		return parse_count(st, line + 6);
+	if (sscanf(line, "window\t%lld", &t) == 1) {
+		st->window_opened = (time_t)t;
+		return 0;
+	}
+	return -EBADMSG;
+}
+
+int state_load(const char *dir, struct state *st, struct err *e)
+{
+	char path[PATH_MAX], line[1024];
+	FILE *f;
+	int r = 0, lineno = 1;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(path, sizeof(path), "%s/" STATE_FILE, dir);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? 0 : err_set(e, -errno, "%s: %s", path, strerror(errno));
+	if (!fgets(line, sizeof(line), f) || strncmp(line, STATE_MAGIC, strlen(STATE_MAGIC)) != 0)
+		r = -EBADMSG;
+	while (r == 0 && fgets(line, sizeof(line), f)) {
+		lineno++;
+		r = parse_line(st, line);
+	}
+	fclose(f);
+	if (r < 0) {
+		state_free(st);
+		return err_set(e, r, "%s:%d: the state file is damaged; remove it and run "
+			       "'acmegate close --all' to clean up", path, lineno);
+	}
+	return 0;
+}
+
+static void write_state(FILE *f, const struct state *st)
+{
+	fprintf(f, STATE_MAGIC "\n");
+	if (st->window_opened)
+		fprintf(f, "window\t%lld\n", (long long)st->window_opened);
+	for (size_t i = 0; i < st->nleases; i++) {
+		const struct lease *l = &st->leases[i];
+
+		fprintf(f, "lease\t%s %lld %lld %u %u\n", l->name, (long long)l->opened,
+			(long long)l->deadline, l->services, (unsigned)l->mode);
+	}
+	for (size_t i = 0; i < st->nrules; i++) {
+		const struct rec_rule *r = &st->rules[i];
+
+		fprintf(f, "rule\t%u\t%s\t%s\t%llu\t%s\n", r->family, r->table, r->chain,
+			(unsigned long long)r->handle, kind_name(r->kind));
+	}
+	for (int k = 0; k < KIND_COUNT; k++)
+		if (st->packets[k] || st->bytes[k])
+			fprintf(f, "count\t%s %llu %llu\n", kind_name((enum rule_kind)k),
+				(unsigned long long)st->packets[k], (unsigned long long)st->bytes[k]);
+}
+
+/* Written to a temporary file and renamed over the old one: a crash leaves one or the other. */
+int state_save(const char *dir, const struct state *st, struct err *e)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/" STATE_FILE, dir);
+	snprintf(tmp, sizeof(tmp), "%s/." STATE_FILE ".XXXXXX", dir);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, -errno, "%s: cannot write state: %s", dir, strerror(errno));
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		unlink(tmp);
+		return err_set(e, -errno, "%s: cannot write state: %s", tmp, strerror(errno));
+	}
+	write_state(f, st);
+	int bad = fflush(f) != 0 || fsync(fd) != 0;
+
+	bad = fclose(f) != 0 || bad;
+	if (bad || rename(tmp, path) != 0) {
+		int r = errno ? -errno : -EIO;
+
+		unlink(tmp);
+		return err_set(e, r, "%s: cannot write state: %s", path, strerror(-r));
+	}
+	return 0;
+}

@@ -1,0 +1,422 @@
+/* window.c: leases and reconciliation: one atomic batch makes the gate rules in the kernel
+ * match the leases. Needs CAP_NET_ADMIN (through nft.c); called by open, close and sweep. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "rules.h"
+#include "window.h"
+
+#define APPLY_TRIES 3
+
+struct service {
+	unsigned svc;
+	enum rule_kind kind;
+	struct opening open[2];
+	size_t nopen;
+};
+
+static const struct service services[] = {
+	{ SVC_HTTP01, KIND_OPEN_HTTP01, { { IPPROTO_TCP, 80 } }, 1 },
+	{ SVC_TLSALPN01, KIND_OPEN_TLSALPN01, { { IPPROTO_TCP, 443 } }, 1 },
+	{ SVC_DNS, KIND_OPEN_DNS, { { IPPROTO_UDP, 53 }, { IPPROTO_TCP, 53 } }, 2 },
+};
+#define NSERVICES (sizeof(services) / sizeof(services[0]))
+
+/* What the leases want: a deadline per service (0 = closed) and the HTTP-01 mode. */
+struct want {
+	time_t deadline[NSERVICES];
+	enum http01_mode mode;
+};
+
+/* A batch being built, with what each inserted rule will be recorded as. */
+struct plan {
+	struct nft_batch *b;
+	struct rec_rule *pending;
+	int *ops;
+	size_t npending, cap;
+	uint64_t packets[KIND_COUNT], bytes[KIND_COUNT];
+};
+
+int window_lease_open(struct state *st, const char *name, unsigned svcs,
+		      enum http01_mode mode, time_t now, unsigned ttl, struct err *e)
+{
+	struct lease *l = state_find_lease(st, name);
+
+	if (!l) {
+		if (st->nleases == LEASES_MAX)
+			return err_set(e, -ENOSPC, "too many leases (%d); close some first", LEASES_MAX);
+		l = &st->leases[st->nleases++];
+		memset(l, 0, sizeof(*l));
+		snprintf(l->name, sizeof(l->name), "%s", name);
+		l->opened = now;
+	}
+	l->services |= svcs;
+	l->mode = mode;
+	l->deadline = now + (time_t)ttl;
+	return 0;
+}
+
+int window_lease_close(struct state *st, const char *name)
+{
+	struct lease *l = state_find_lease(st, name);
+
+	if (!l)
+		return -ENOENT;
+	*l = st->leases[--st->nleases];
+	return 0;
+}
+
+bool window_needs_sweep(const struct state *st, time_t now)
+{
+	for (size_t i = 0; i < st->nleases; i++)
+		if (st->leases[i].deadline <= now)
+			return true;
+	return st->nleases == 0 && st->nrules > 0;
+}
+
+static size_t drop_expired(struct state *st, time_t now)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < st->nleases;) {
+		if (st->leases[i].deadline <= now) {
+			st->leases[i] = st->leases[--st->nleases];
+			n++;
+		} else {
+			i++;
+		}
+	}
+	return n;
+}
+
+/* Port mode wins when any lease asks for it: it is what a standalone client needs. */
+static void want_from_leases(const struct state *st, struct want *w)
+{
+	memset(w, 0, sizeof(*w));
+	for (size_t i = 0; i < st->nleases; i++) {
+		const struct lease *l = &st->leases[i];
+
+		for (size_t s = 0; s < NSERVICES; s++)
+			if ((l->services & services[s].svc) && l->deadline > w->deadline[s])
+				w->deadline[s] = l->deadline;
+		if ((l->services & SVC_HTTP01) && l->mode == HTTP01_PORT)
+			w->mode = HTTP01_PORT;
+	}
+}
+
+static bool is_gate_table(uint32_t family, const char *table)
+{
+	return family == NFPROTO_INET && !strcmp(table, GATE_TABLE);
+}
+
+static bool is_ours(const struct rs_rule *r)
+{
+	return !strncmp(r->comment, GATE_COMMENT_PREFIX, strlen(GATE_COMMENT_PREFIX));
+}
+
+static int plan_record(struct plan *p, int op, const struct rec_rule *rec)
+{
+	if (op < 0)
+		return op;
+	if (p->npending == p->cap) {
+		size_t ncap = p->cap ? p->cap * 2 : 32;
+		struct rec_rule *r = realloc(p->pending, ncap * sizeof(*r));
+		int *o = r ? realloc(p->ops, ncap * sizeof(*o)) : NULL;
+
+		if (r)
+			p->pending = r;
+		if (!o)
+			return -ENOMEM;
+		p->ops = o;
+		p->cap = ncap;
+	}
+	p->pending[p->npending] = *rec;
+	p->ops[p->npending++] = op;
+	return 0;
+}
+
+static void plan_free(struct plan *p)
+{
+	nft_batch_free(p->b);
+	free(p->pending);
+	free(p->ops);
+}
+
+static void describe(char *buf, size_t len, const char *verb, uint32_t family,
+		     const char *table, const char *chain)
+{
+	snprintf(buf, len, "%s in %s %s %s", verb, family_name(family), table, chain);
+}
+
+static void count_removed(struct plan *p, enum rule_kind kind, const struct rs_rule *rr)
+{
+	p->packets[kind] += rr->packets;
+	p->bytes[kind] += rr->bytes;
+}
+
+/* Our recorded rules: delete those that still carry our comment. Rules in our own table go
+ * with the table. */
+static int plan_remove_recorded(struct plan *p, struct ruleset *rs, const struct state *st,
+				struct window_report *rep)
+{
+	char desc[200];
+
+	for (size_t i = 0; i < st->nrules; i++) {
+		const struct rec_rule *r = &st->rules[i];
+		struct rs_rule *rr = ruleset_find_rule(rs, r->family, r->table, r->chain, r->handle);
+
+		if (!rr) {
+			rep->vanished++;
+			continue;
+		}
+		if (!is_ours(rr)) {
+			rep->foreign++;
+			continue;
+		}
+		rr->claimed = true;
+		count_removed(p, r->kind, rr);
+		if (is_gate_table(r->family, r->table))
+			continue;
+		describe(desc, sizeof(desc), "removing our rule", r->family, r->table, r->chain);
+		int ret = nft_batch_delete_rule(p->b, r->family, r->table, r->chain, r->handle, desc);
+
+		if (ret < 0)
+			return ret;
+		rep->rules_removed++;
+	}
+	return 0;
+}
+
+/* Rules with our comment that nobody recorded: left by a run that died between its batch
+ * and saving the state. They are ours by their comment; remove them too. */
+static int plan_remove_leftovers(struct plan *p, struct ruleset *rs, struct window_report *rep)
+{
+	char desc[200];
+
+	for (size_t i = 0; i < rs->nrules; i++) {
+		struct rs_rule *rr = &rs->rules[i];
+
+		if (rr->claimed || !is_ours(rr) || is_gate_table(rr->family, rr->table))
+			continue;
+		describe(desc, sizeof(desc), "removing a leftover rule", rr->family, rr->table, rr->chain);
+		int ret = nft_batch_delete_rule(p->b, rr->family, rr->table, rr->chain, rr->handle, desc);
+
+		if (ret < 0)
+			return ret;
+		rep->leftover++;
+		rep->rules_removed++;
+	}
+	return 0;
+}
+
+/* "add table; delete table": removes our table whether or not it exists, in the same batch. */
+static int plan_drop_gate_table(struct plan *p)
+{
+	int r = nft_batch_add_table(p->b, gate_table(), "preparing table inet " GATE_TABLE);
+
+	return r < 0 ? r : nft_batch_delete_table(p->b, gate_table(), "removing table inet " GATE_TABLE);
+}
+
+static int plan_path_gate(struct plan *p, const struct conf *c, time_t deadline)
+{
+	char comment[128];
+	struct rec_rule rec = { .family = NFPROTO_INET, .table = GATE_TABLE, .chain = GATE_CHAIN };
+	int r;
+
+	gate_comment(comment, sizeof(comment), "http-01 path gate", deadline);
+	if ((r = nft_batch_add_table(p->b, gate_table(), "creating table inet " GATE_TABLE)) < 0 ||
+	    (r = nft_batch_add_set(p->b, gate_set(), "creating the token character set")) < 0 ||
+	    (r = nft_batch_add_chain(p->b, gate_chain(), "creating the path gate chain")) < 0)
+		return r;
+	/* each insert goes to the head: the reset first, so the accept ends up above it */
+	rec.kind = KIND_PATH_RESET;
+	r = plan_record(p, nft_batch_insert_rule(p->b, rule_path_reset(deadline, comment),
+						 "inserting the path gate's reset rule"), &rec);
+	if (r < 0)
+		return r;
+	rec.kind = KIND_PATH_ACCEPT;
+	return plan_record(p, nft_batch_insert_rule(p->b, rule_path_accept(deadline, c->token_length,
+						    comment), "inserting the path gate's accept rule"), &rec);
+}
+
+static bool is_target(struct ruleset *rs, struct rs_chain *ch, const struct conf *c)
+{
+	return ch->base && !strcmp(ch->type, "filter") && !is_gate_table(ch->family, ch->table) &&
+	       hook_is_inbound(ch->family, ch->hooknum, c->forward) && ruleset_chain_drops(rs, ch);
+}
+
+static int plan_openers_in(struct plan *p, const struct rs_chain *ch, const struct want *w)
+{
+	struct rec_rule rec = { .family = ch->family };
+	char comment[128], desc[200];
+	int original = hook_is_forward(ch->family, ch->hooknum), r;
+
+	snprintf(rec.table, sizeof(rec.table), "%s", ch->table);
+	snprintf(rec.chain, sizeof(rec.chain), "%s", ch->name);
+	describe(desc, sizeof(desc), "inserting a gate rule", ch->family, ch->table, ch->name);
+	for (size_t s = 0; s < NSERVICES; s++) {
+		if (!w->deadline[s])
+			continue;
+		gate_comment(comment, sizeof(comment), svc_name(services[s].svc), w->deadline[s]);
+		rec.kind = services[s].kind;
+		for (size_t i = 0; i < services[s].nopen; i++) {
+			struct nftnl_rule *rule = rule_opener((int)ch->family, ch->table, ch->name,
+							      &services[s].open[i], w->deadline[s],
+							      comment, original);
+
+			r = plan_record(p, nft_batch_insert_rule(p->b, rule, desc), &rec);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static void note_chain(struct window_report *rep, const struct rs_chain *ch)
+{
+	size_t len = strlen(rep->chain_list);
+
+	snprintf(rep->chain_list + len, sizeof(rep->chain_list) - len, "%s%s %s %s",
+		 len ? ", " : "", family_name(ch->family), ch->table, ch->name);
+}
+
+static int plan_openers(struct plan *p, struct ruleset *rs, const struct conf *c,
+			const struct want *w, struct window_report *rep)
+{
+	int r;
+
+	for (size_t i = 0; i < rs->nchains; i++) {
+		struct rs_chain *ch = &rs->chains[i];
+
+		if (!is_target(rs, ch, c))
+			continue;
+		r = plan_openers_in(p, ch, w);
+		if (r < 0)
+			return r;
+		rep->chains++;
+		note_chain(rep, ch);
+	}
+	return 0;
+}
+
+static int plan_build(struct plan *p, struct ruleset *rs, const struct conf *c,
+		      const struct state *st, const struct want *w, struct window_report *rep)
+{
+	int r;
+
+	if ((r = plan_remove_recorded(p, rs, st, rep)) < 0 ||
+	    (r = plan_remove_leftovers(p, rs, rep)) < 0 ||
+	    (r = plan_drop_gate_table(p)) < 0 ||
+	    (r = plan_openers(p, rs, c, w, rep)) < 0)
+		return r;
+	/* Nothing drops the traffic: it already reaches us, so there is nothing to gate. */
+	if (rep->chains && w->deadline[0] && w->mode == HTTP01_PATH)
+		r = plan_path_gate(p, c, w->deadline[0]);
+	return r;
+}
+
+/* The batch went through: the state now records exactly what the kernel holds. */
+static int record(struct state *st, const struct plan *p)
+{
+	st->nrules = 0;
+	for (int k = 0; k < KIND_COUNT; k++) {
+		st->packets[k] += p->packets[k];
+		st->bytes[k] += p->bytes[k];
+	}
+	for (size_t i = 0; i < p->npending; i++) {
+		struct rec_rule rec = p->pending[i];
+
+		rec.handle = nft_batch_handle(p->b, p->ops[i]);
+		if (rec.handle == 0)
+			return -EPROTO;
+		if (state_add_rule(st, &rec) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int apply_once(struct nft *n, const struct conf *c, struct state *st, const struct want *w,
+		      struct window_report *rep, struct err *e)
+{
+	struct ruleset rs = { 0 };
+	struct plan p = { .b = nft_batch_new(n) };
+	int r;
+
+	if (!p.b)
+		return err_set(e, -ENOMEM, "out of memory");
+	r = nft_dump(n, &rs, e);
+	if (r < 0)
+		goto out;
+	r = plan_build(&p, &rs, c, st, w, rep);
+	if (r < 0) {
+		err_set(e, r, "nftables: cannot build the change: %s", strerror(-r));
+		goto out;
+	}
+	r = nft_batch_commit(p.b, e);
+	if (r == 0 && record(st, &p) < 0)
+		r = err_set(e, -EPROTO, "nftables: the kernel did not echo the handle of a new rule");
+out:
+	plan_free(&p);
+	ruleset_free(&rs);
+	return r;
+}
+
+static bool legacy_tables(const char *proc)
+{
+	FILE *f = fopen(proc, "re");
+	int ch = EOF;
+
+	if (f) {
+		ch = fgetc(f);
+		fclose(f);
+	}
+	return ch != EOF;
+}
+
+static void window_totals(struct state *st, time_t now, struct window_report *rep)
+{
+	if (rep->deadline && !st->window_opened)
+		st->window_opened = now;
+	if (rep->deadline)
+		return;
+	if (st->window_opened)
+		rep->open_seconds = now - st->window_opened;
+	memcpy(rep->packets, st->packets, sizeof(rep->packets));
+	memset(st->packets, 0, sizeof(st->packets));
+	memset(st->bytes, 0, sizeof(st->bytes));
+	st->window_opened = 0;
+}
+
+int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t now,
+		 struct window_report *rep, struct err *e)
+{
+	struct want w;
+	int r = -ENOENT;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->expired = drop_expired(st, now);
+	want_from_leases(st, &w);
+	/* ENOENT: someone removed one of our rules between our dump and our batch: look again */
+	for (int i = 0; i < APPLY_TRIES && r == -ENOENT; i++) {
+		struct window_report fresh = { .expired = rep->expired };
+
+		*rep = fresh;
+		r = apply_once(n, c, st, &w, rep, e);
+	}
+	if (r < 0)
+		return r;
+	for (size_t s = 0; s < NSERVICES; s++) {
+		if (w.deadline[s] && rep->chains)
+			rep->services |= services[s].svc;
+		if (w.deadline[s] > rep->deadline)
+			rep->deadline = w.deadline[s];
+	}
+	rep->mode = w.mode;
+	rep->legacy4 = legacy_tables("/proc/net/ip_tables_names");
+	rep->legacy6 = legacy_tables("/proc/net/ip6_tables_names");
+	window_totals(st, now, rep);
+	return state_save(c->state_dir, st, e);
+}

@@ -1,0 +1,39 @@
+/* window.h: leases and the reconciliation that makes the kernel's gate rules match them. */
+#pragma once
+#include <stdbool.h>
+#include <time.h>
+#include "conf.h"
+#include "nft.h"
+#include "state.h"
+
+/* What one reconciliation found and did, for the one log line at the command boundary. */
+struct window_report {
+	size_t chains;          /* base chains that got openers */
+	size_t rules_added;
+	size_t rules_removed;
+	size_t vanished;        /* recorded rules someone else removed (flush, reload) */
+	size_t foreign;         /* recorded handles now holding someone else's rule: kept */
+	size_t leftover;        /* our rules nobody recorded (a crash between batch and save) */
+	size_t expired;         /* leases dropped because their deadline passed */
+	unsigned services;      /* services open after this run */
+	enum http01_mode mode;
+	time_t deadline;        /* latest deadline after this run; 0 = closed */
+	char chain_list[512];   /* "inet filter input, netdev geo ingress" */
+	bool legacy4, legacy6;  /* iptables-legacy tables present */
+	time_t open_seconds;    /* when the window closed fully: how long it was open */
+	uint64_t packets[KIND_COUNT];  /* when it closed fully: what passed, per rule kind */
+};
+
+/* Drops expired leases, then makes the kernel hold exactly the rules the leases want:
+ * removes our recorded rules (by handle, comment checked) and inserts fresh ones with the
+ * current deadlines, all in one atomic batch. Saves the state. Caller holds the lock. */
+int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t now,
+		 struct window_report *rep, struct err *e);
+
+/* Adds or refreshes a lease: its deadline becomes now + ttl, its services are merged. */
+int window_lease_open(struct state *st, const char *name, unsigned services,
+		      enum http01_mode mode, time_t now, unsigned ttl, struct err *e);
+/* Whether a sweep has work: a lease past its deadline, or rules without any lease. */
+bool window_needs_sweep(const struct state *st, time_t now);
+/* Removes a lease; returns 0 or -ENOENT when there was none. */
+int window_lease_close(struct state *st, const char *name);
