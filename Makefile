@@ -41,7 +41,7 @@ all: $(B)/acmegate
 
 $(B)/acmegate: $(CLI_OBJ) $(B)/libacmegate.a
 	@echo "  LD      $@"
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
 $(B)/libacmegate.a: $(LIB_OBJ)
 	@echo "  AR      $@"
@@ -55,7 +55,7 @@ $(B)/%.o: %.c
 $(B)/tests/%: tests/unit/%.c $(B)/libacmegate.a
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
-	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) $(LDLIBS) -lcmocka
 
 unit: $(UNIT_TESTS)
 
@@ -65,7 +65,7 @@ check: deps all unit
 
 # Unit and namespace tests only (used for the sanitizer build).
 check-fast: all unit
-	tests/run tests/unit tests/netns
+	tests/run unit tests/netns
 
 demo: deps all
 	tests/demo

@@ -1,0 +1,79 @@
+#!/bin/bash
+# gate.t: the core gate with real nftables in private namespaces (root): a distro geoblock
+# (inet filter input, policy drop) plus an nft-geo-filter netdev ingress table; the window
+# opens for the challenge path only, for IPv4 and IPv6, closes on close or at its deadline,
+# and leaves the ruleset exactly as it was.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/tap.sh"
+. "$here/../lib/world.sh"
+. "$here/../lib/gate.sh"
+tap_require_root
+P=gate$$
+P=${P:0:10}
+trap 'world_down $P' EXIT
+world_up "$P" >/dev/null || tap_skip_all "cannot build the test world"
+world_geoblock "$P" && world_geoblock_ingress "$P"
+webroot=$(gate_webroot "$P")
+world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
+gate_conf "$P" ttl=60 >/dev/null
+tap_plan 27
+
+CH="/.well-known/acme-challenge/$TOKEN"
+V4="http://$WORLD_SRV4"
+V6="http://[$WORLD_SRV6]"
+before=$(ruleset "$P")
+
+# -- before open
+tap_is "$(fetch "$P" home "$V4/index.html")" "http:200:private page" "home reaches the web server"
+tap_is "$(fetch "$P" ca "$V4$CH")" timeout "foreign IPv4 source is dropped before open"
+tap_is "$(fetch "$P" ca "$V6$CH")" timeout "foreign IPv6 source is dropped before open"
+
+# -- open
+out=$(gate "$P" open --lease t1 2>&1); rc=$?
+tap_is "$rc" 0 "open succeeds"
+tap_like "$out" "inet filter input" "open names the distro chain"
+tap_like "$out" "netdev geo-filter filter-chain" "open names the ingress chain"
+
+# -- during the window
+tap_is "$(fetch "$P" ca "$V4$CH")" "http:200:$TOKEN.keyauth" "challenge path answers over IPv4"
+tap_is "$(fetch "$P" ca "$V6$CH")" "http:200:$TOKEN.keyauth" "challenge path answers over IPv6"
+tap_is "$(fetch "$P" ca "$V4/index.html")" reset "another path is reset (IPv4)"
+tap_is "$(fetch "$P" ca "$V6/index.html")" reset "another path is reset (IPv6)"
+tap_is "$(fetch "$P" ca "$V4/.well-known/acme-challenge/../index.html")" reset "dot segments are reset"
+tap_is "$(fetch "$P" ca "$V4/.well-known/acme-challenge/%2e%2e/index.html")" reset \
+	"percent-encoded dot segments are reset"
+tap_is "$(fetch "$P" ca "$V4/.well-known/acme-challenge/${TOKEN:0:40}.hh")" reset \
+	"a token with a character outside base64url is reset"
+tap_is "$(fetch "$P" ca "$V4$CH" -X POST)" reset "a POST to the challenge path is reset"
+tap_is "$(world_tcp_probe "$P" ca "$WORLD_SRV4" 443)" timeout "tcp/443 stays closed"
+tap_is "$(world_tcp_probe "$P" ca "$WORLD_SRV6" 22)" timeout "tcp/22 stays closed (IPv6)"
+
+# -- a second open of the same lease: no second set of rules
+n1=$(our_rules "$P")
+gate "$P" open --lease t1 --ttl 120 2>/dev/null
+tap_is "$(our_rules "$P")" "$n1" "reopening a lease adds no rule twice"
+tap_like "$(gate "$P" status)" "t1 .*1[12][0-9] s left" "reopening extends the deadline"
+
+# -- close
+out=$(gate "$P" close --lease t1 2>&1); rc=$?
+tap_is "$rc" 0 "close succeeds"
+tap_like "$out" "[1-9][0-9]* challenge requests" "close reports the challenge requests that passed"
+tap_is "$(fetch "$P" ca "$V4$CH")" timeout "after close the foreign source is dropped again"
+tap_is "$(ruleset "$P")" "$before" "after close the ruleset is what it was before open"
+gate "$P" close --lease t1 2>/dev/null
+tap_is "$?" 0 "a second close is fine (idempotent)"
+
+# -- the kernel closes the window at its deadline, without close
+gate "$P" open --lease short --ttl 3 2>/dev/null
+tap_is "$(fetch "$P" ca "$V4$CH")" "http:200:$TOKEN.keyauth" "a 3 s window answers"
+sleep 4
+tap_is "$(fetch "$P" ca "$V4$CH")" timeout "after its deadline the window is closed by the kernel"
+gate "$P" sweep 2>/dev/null
+tap_is "$(ruleset "$P")" "$before" "sweep removes the expired rules"
+
+# -- home keeps its access during a window too (no geoblock exception is lost)
+gate "$P" open --lease t2 2>/dev/null
+tap_is "$(fetch "$P" home "$V4$CH")" "http:200:$TOKEN.keyauth" "home reaches the challenge during a window"
+gate "$P" close --lease t2 2>/dev/null
+exit $((TAP_FAILED > 0))

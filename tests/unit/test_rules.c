@@ -1,0 +1,164 @@
+/* test_rules.c: the gate's rule builders produce exactly the bytecode nft produces for the
+ * syntax in each fixture's first line (tests/fixtures/gen.sh made them); no root needed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libnftnl/udata.h>
+#include "rules.h"
+
+#define DEADLINE ((time_t)1800000000)  /* 2027-01-15 08:00:00 UTC, as in gen.sh */
+
+/* Keeps only the expression lines ("  [ … ]"), one per line. */
+static void expr_lines(const char *in, char *out, size_t len)
+{
+	size_t n = 0;
+
+	for (const char *p = in; *p && n + 1 < len;) {
+		const char *eol = strchr(p, '\n');
+		size_t l = eol ? (size_t)(eol - p) : strlen(p);
+
+		if (l > 3 && !strncmp(p, "  [", 3) && n + l + 2 < len) {
+			memcpy(out + n, p, l);
+			n += l;
+			out[n++] = '\n';
+		}
+		p += l + (eol ? 1 : 0);
+	}
+	out[n] = '\0';
+}
+
+static void read_fixture(const char *name, char *out, size_t len)
+{
+	char path[512], *buf = calloc(1, 1 << 16);
+	const char *dir = getenv("FIXTURE_DIR");
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s.payload", dir ? dir : "tests/fixtures", name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, (1 << 16) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	expr_lines(buf, out, len);
+	free(buf);
+}
+
+static void assert_golden(struct nftnl_rule *r, const char *fixture)
+{
+	char *got = calloc(1, 1 << 16), *raw = calloc(1, 1 << 16), *want = calloc(1, 1 << 16);
+
+	assert_non_null(r);
+	nftnl_rule_snprintf(raw, 1 << 16, r, NFTNL_OUTPUT_DEFAULT, 0);
+	expr_lines(raw, got, 1 << 16);
+	read_fixture(fixture, want, 1 << 16);
+	assert_true(want[0] != '\0');
+	assert_string_equal(got, want);
+	free(got);
+	free(raw);
+	free(want);
+	nftnl_rule_free(r);
+}
+
+static void test_opener_inet(void **state)
+{
+	const struct opening o = { IPPROTO_TCP, 80 };
+
+	(void)state;
+	assert_golden(rule_opener(NFPROTO_INET, "filter", "input", &o, DEADLINE, "acmegate: x", 0),
+		      "opener-inet-tcp80");
+}
+
+static void test_opener_netdev(void **state)
+{
+	const struct opening o = { IPPROTO_UDP, 53 };
+
+	(void)state;
+	assert_golden(rule_opener(NFPROTO_NETDEV, "geo", "ingress", &o, DEADLINE, "acmegate: x", 0),
+		      "opener-netdev-udp53");
+}
+
+static void test_opener_forward(void **state)
+{
+	const struct opening o = { IPPROTO_TCP, 80 };
+
+	(void)state;
+	assert_golden(rule_opener(NFPROTO_INET, "filter", "forwarding", &o, DEADLINE, "acmegate: x", 1),
+		      "opener-forward-tcp80");
+}
+
+static void test_path_accept(void **state)
+{
+	(void)state;
+	assert_golden(rule_path_accept(DEADLINE, 43, "acmegate: x"), "path-accept-43");
+}
+
+static void test_path_reset(void **state)
+{
+	(void)state;
+	assert_golden(rule_path_reset(DEADLINE, "acmegate: x"), "path-reset");
+}
+
+static int comment_cb(const struct nftnl_udata *attr, void *data)
+{
+	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT)
+		snprintf(data, 128, "%s", (const char *)nftnl_udata_get(attr));
+	return 0;
+}
+
+static void test_comment(void **state)
+{
+	const struct opening o = { IPPROTO_TCP, 443 };
+	char comment[128], got[128] = "";
+	struct nftnl_rule *r;
+	const void *ud;
+	uint32_t len;
+
+	(void)state;
+	gate_comment(comment, sizeof(comment), "tls-alpn-01", DEADLINE);
+	assert_string_equal(comment, "acmegate: tls-alpn-01 until 2027-01-15T08:00:00Z");
+	r = rule_opener(NFPROTO_IPV6, "filter", "INPUT", &o, DEADLINE, comment, 0);
+	ud = nftnl_rule_get_data(r, NFTNL_RULE_USERDATA, &len);
+	assert_non_null(ud);
+	nftnl_udata_parse(ud, len, comment_cb, got);
+	assert_string_equal(got, comment);
+	nftnl_rule_free(r);
+}
+
+static void test_token_set(void **state)
+{
+	struct nftnl_set *s = gate_set();
+	struct nftnl_set_elems_iter *it;
+	int n = 0;
+
+	(void)state;
+	assert_non_null(s);
+	it = nftnl_set_elems_iter_create(s);
+	while (nftnl_set_elems_iter_next(it))
+		n++;
+	nftnl_set_elems_iter_destroy(it);
+	assert_int_equal(n, 64);  /* A-Z a-z 0-9 - _ : nothing else, no '.', '%' or '/' */
+	nftnl_set_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_opener_inet),
+		cmocka_unit_test(test_opener_netdev),
+		cmocka_unit_test(test_opener_forward),
+		cmocka_unit_test(test_path_accept),
+		cmocka_unit_test(test_path_reset),
+		cmocka_unit_test(test_comment),
+		cmocka_unit_test(test_token_set),
+	};
+
+	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
+}
