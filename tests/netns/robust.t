@@ -1,0 +1,105 @@
+#!/bin/bash
+# robust.t: the gate under failure (root, private namespaces): a hook killed between open and
+# close, 20 concurrent leases, a flushed ruleset, nothing to open, no privilege, bad input,
+# iptables-legacy tables. Each leaves the firewall no more open than before.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lib/tap.sh"
+. "$here/../lib/world.sh"
+. "$here/../lib/gate.sh"
+tap_require_root
+P=rob$$
+P=${P:0:10}
+trap 'world_down $P' EXIT
+world_up "$P" >/dev/null || tap_skip_all "cannot build the test world"
+world_geoblock "$P"
+webroot=$(gate_webroot "$P")
+world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
+conf=$(gate_conf "$P" ttl=60)
+tap_plan 24
+CH="http://$WORLD_SRV4/.well-known/acme-challenge/$TOKEN"
+before=$(ruleset "$P")
+
+# -- a hook killed with SIGKILL between open and close: the kernel still closes the window
+world_exec "$P" srv sh -c "'$ACMEGATE_BIN' -c '$conf' open --lease hook --ttl 3 && exec sleep 60" \
+	2>/dev/null &
+hook=$!
+for _ in $(seq 50); do gate "$P" status | grep -q 'lease hook' && break; sleep 0.1; done
+kill -9 $hook; wait $hook 2>/dev/null
+tap_is "$(fetch "$P" ca "$CH")" "http:200:$TOKEN.keyauth" "the window is open after the hook died"
+sleep 3.5
+tap_is "$(fetch "$P" ca "$CH")" timeout "it closed itself at its deadline"
+gate "$P" sweep 2>/dev/null
+tap_is "$(ruleset "$P")" "$before" "sweep leaves the ruleset as before"
+
+# -- 20 concurrent open/close pairs, each with its own lease
+pids=""
+for i in $(seq 20); do
+	( gate "$P" open --lease "c$i" 2>/dev/null && gate "$P" close --lease "c$i" 2>/dev/null ) &
+	pids="$pids $!"
+done
+fails=0
+for p in $pids; do wait "$p" || fails=$((fails + 1)); done
+tap_is "$fails" 0 "20 concurrent open/close pairs all succeed"
+tap_is "$(our_rules "$P")" 0 "no acmegate rule is left behind"
+tap_is "$(ruleset "$P")" "$before" "the ruleset is as before"
+tap_like "$(gate "$P" status)" "window: closed" "status shows the window closed"
+
+# -- overlapping leases share the window; it closes with the last one
+gate "$P" open --lease a 2>/dev/null; gate "$P" open --lease b 2>/dev/null
+gate "$P" close --lease a 2>/dev/null
+tap_is "$(fetch "$P" ca "$CH")" "http:200:$TOKEN.keyauth" "the window stays open while a lease remains"
+gate "$P" close --lease b 2>/dev/null
+tap_is "$(ruleset "$P")" "$before" "it closes with the last lease"
+
+# -- someone flushes the ruleset during a window
+gate "$P" open --lease f 2>/dev/null
+world_exec "$P" srv nft flush ruleset
+out=$(gate "$P" close --lease f 2>&1); rc=$?
+tap_is "$rc" 0 "close after a flush succeeds"
+tap_like "$out" "already gone" "close says the rules were already gone"
+tap_is "$(world_exec "$P" srv nft list ruleset)" "" "close adds nothing back"
+world_geoblock "$P"
+
+# -- nothing drops the traffic: open nothing, say so, exit 0
+world_exec "$P" srv nft flush ruleset
+out=$(gate "$P" open --lease none 2>&1); rc=$?
+tap_is "$rc" 0 "open with no dropping chain exits 0"
+tap_like "$out" "nothing to open" "and says there is nothing to open"
+tap_is "$(world_exec "$P" srv nft list ruleset)" "" "and opens nothing"
+gate "$P" close --lease none 2>/dev/null
+world_geoblock "$P"
+
+# -- no CAP_NET_ADMIN (as nobody, with a state dir it may write)
+unpriv=$(mktemp -d /tmp/acmegate-unpriv.XXXXXX)
+chmod 755 "$unpriv"; chown nobody "$unpriv"
+printf '[gate]\nstate_dir = %s/state\n' "$unpriv" >"$unpriv/conf"; chmod 644 "$unpriv/conf"
+out=$(world_exec "$P" srv setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
+	"$ACMEGATE_BIN" -c "$unpriv/conf" open 2>&1); rc=$?
+rm -rf "$unpriv"
+tap_is "$rc" 77 "open without CAP_NET_ADMIN exits 77"
+tap_like "$out" "CAP_NET_ADMIN" "and says what is missing"
+tap_is "$(ruleset "$P")" "$before" "and changes nothing"
+
+# -- bad input: clear errors, documented exit codes, nothing opened
+out=$(gate "$P" open --lease 'bad name' 2>&1); rc=$?
+tap_is "$rc" 64 "a bad lease name exits 64"
+out=$(gate "$P" open --ttl 99999 2>&1); rc=$?
+tap_like "$rc:$out" "^64:.*max_ttl" "a ttl over max_ttl exits 64 and names max_ttl"
+out=$(gate "$P" open --challenge smtp 2>&1); rc=$?
+tap_like "$rc:$out" "^64:.*unknown challenge 'smtp'" "an unknown challenge exits 64"
+printf '[gate]\nttl = 60\nopen_everything = yes\n' >"$conf.bad"
+out=$(world_exec "$P" srv "$ACMEGATE_BIN" -c "$conf.bad" open 2>&1); rc=$?
+tap_like "$rc:$out" "^78:.*$conf.bad:3: unknown key 'open_everything'" "a bad config exits 78 with file:line"
+tap_is "$(ruleset "$P")" "$before" "bad input opened nothing"
+
+# -- rules in iptables-legacy tables cannot be seen through: warn loudly
+if world_exec "$P" srv iptables-legacy -A INPUT -p tcp --dport 80 -j DROP 2>/dev/null; then
+	out=$(gate "$P" open --lease legacy 2>&1)
+	tap_like "$out" "iptables-legacy" "open warns about iptables-legacy tables"
+	gate "$P" close --lease legacy 2>/dev/null
+	world_exec "$P" srv iptables-legacy -F INPUT
+else
+	tap_ok "# SKIP iptables-legacy is not available in this kernel"
+fi
+exit $((TAP_FAILED > 0))
