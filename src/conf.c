@@ -1,5 +1,7 @@
 /* conf.c: strict INI reader for acmegate.conf (inih); no privilege needed, called by every command. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netfilter.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +44,46 @@ int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
 	if (errno || *end || v < min || v > max)
 		return -ERANGE;
 	*ret = (unsigned)v;
+	return 0;
+}
+
+static bool host_bits_clear(const struct cidr *c)
+{
+	unsigned len = c->family == NFPROTO_IPV4 ? 4 : 16;
+
+	for (unsigned bit = c->plen; bit < len * 8; bit++)
+		if (c->addr[bit / 8] & (0x80 >> (bit % 8)))
+			return false;
+	return true;
+}
+
+int parse_cidr(const char *s, struct cidr *ret)
+{
+	char addr[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	struct cidr c = { 0 };
+	unsigned plen, max;
+
+	if (alen == 0 || alen >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (inet_pton(AF_INET, addr, c.addr) == 1)
+		c.family = NFPROTO_IPV4;
+	else if (inet_pton(AF_INET6, addr, c.addr) == 1)
+		c.family = NFPROTO_IPV6;
+	else
+		return -EINVAL;
+	max = c.family == NFPROTO_IPV4 ? 32 : 128;
+	plen = max;
+	/* a /0 would let the whole world past the path gate: that is http01_mode = port */
+	if (slash && parse_uint(slash + 1, 1, max, &plen) < 0)
+		return -ERANGE;
+	c.plen = (uint8_t)plen;
+	if (!host_bits_clear(&c))
+		return -EADDRNOTAVAIL;
+	*ret = c;
 	return 0;
 }
 
@@ -121,6 +163,29 @@ static int bad(struct parse_ctx *p, const char *key, const char *value, const ch
 	return 0;
 }
 
+static int parse_trusted(struct parse_ctx *p, const char *value)
+{
+	char buf[2048], *save = NULL;
+	struct conf *c = p->conf;
+	int r;
+
+	if (strlen(value) >= sizeof(buf))
+		return bad(p, "trusted_sources", "…", "at most 2047 characters");
+	strcpy(buf, value);
+	c->ntrusted = 0;
+	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		if (c->ntrusted == TRUSTED_MAX)
+			return bad(p, "trusted_sources", t, "at most 32 prefixes");
+		r = parse_cidr(t, &c->trusted[c->ntrusted]);
+		if (r == -EADDRNOTAVAIL)
+			return bad(p, "trusted_sources", t, "a prefix without host bits (e.g. 198.51.100.0/24)");
+		if (r < 0)
+			return bad(p, "trusted_sources", t, "IPv4 or IPv6 prefixes like 198.51.100.0/24, 2001:db8::/32 (not /0)");
+		c->ntrusted++;
+	}
+	return 1;
+}
+
 static int set_gate_key(struct parse_ctx *p, const char *key, const char *value)
 {
 	struct conf *c = p->conf;
@@ -144,6 +209,8 @@ static int set_gate_key(struct parse_ctx *p, const char *key, const char *value)
 		c->services = svc;
 		return 1;
 	}
+	if (!strcmp(key, "trusted_sources"))
+		return parse_trusted(p, value);
 	if (!strcmp(key, "state_dir")) {
 		if (value[0] != '/' || strlen(value) >= sizeof(c->state_dir) - 32)
 			return bad(p, key, value, "an absolute path");

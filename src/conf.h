@@ -2,6 +2,8 @@
 #pragma once
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include "log.h"
 
 #define CONF_DEFAULT_PATH "/etc/acmegate/acmegate.conf"
@@ -16,6 +18,15 @@ enum {
 
 enum http01_mode { HTTP01_PATH = 0, HTTP01_PORT = 1 };
 
+#define TRUSTED_MAX 32
+
+/* An address prefix; family is NFPROTO_IPV4 or NFPROTO_IPV6. */
+struct cidr {
+	uint8_t family;
+	uint8_t plen;
+	uint8_t addr[16];
+};
+
 struct conf {
 	char path[PATH_MAX];
 	unsigned ttl;              /* seconds a window stays open without close */
@@ -24,6 +35,8 @@ struct conf {
 	enum http01_mode http01_mode;
 	unsigned token_length;     /* base64url characters of an ACME token */
 	bool forward;              /* also open forward chains (DNAT'd services) */
+	struct cidr trusted[TRUSTED_MAX];  /* sources the path gate lets through untouched */
+	size_t ntrusted;
 	char state_dir[PATH_MAX];
 };
 
@@ -36,4 +49,6 @@ unsigned svc_from_name(const char *name);
 const char *svc_name(unsigned svc);
 int mode_from_name(const char *name, enum http01_mode *ret_mode);
 const char *mode_name(enum http01_mode m);
+/* "198.51.100.0/24" or "2001:db8::/32" (a bare address is a /32 or /128). */
+int parse_cidr(const char *s, struct cidr *ret);
 int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);

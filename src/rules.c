@@ -240,6 +240,48 @@ struct nftnl_rule *rule_path_reset(time_t deadline, const char *comment)
 	return r;
 }
 
+/* meta nfproto ipv4 ip saddr P: nft loads only the prefix's bytes when it is byte-aligned,
+ * else the whole address through a mask; the same here, so the bytecode matches nft's. */
+static void match_source(struct nftnl_rule *r, const struct cidr *src)
+{
+	uint8_t nfproto = src->family;
+	uint32_t off = src->family == NFPROTO_IPV4 ? 12 : 8;
+	uint32_t alen = src->family == NFPROTO_IPV4 ? 4 : 16;
+	uint8_t mask[16] = { 0 }, zero[16] = { 0 };
+	struct nftnl_expr *e;
+
+	meta_load(r, NFT_META_NFPROTO);
+	cmp(r, NFT_CMP_EQ, &nfproto, 1);
+	if (src->plen % 8 == 0) {
+		payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, off, src->plen / 8u);
+		cmp(r, NFT_CMP_EQ, src->addr, src->plen / 8u);
+		return;
+	}
+	payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, off, alen);
+	for (unsigned bit = 0; bit < src->plen; bit++)
+		mask[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+	e = nftnl_expr_alloc("bitwise");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, alen);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, alen);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, alen);
+	add(r, e);
+	cmp(r, NFT_CMP_EQ, src->addr, alen);
+}
+
+struct nftnl_rule *rule_path_trusted(const struct cidr *src, const char *comment)
+{
+	struct nftnl_rule *r = rule_new(NFPROTO_INET, GATE_TABLE, GATE_CHAIN);
+
+	if (!r)
+		return NULL;
+	match_source(r, src);
+	verdict(r, NF_ACCEPT);
+	set_comment(r, comment);
+	return r;
+}
+
 struct nftnl_table *gate_table(void)
 {
 	struct nftnl_table *t = nftnl_table_alloc();

@@ -6,6 +6,7 @@
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/chain.h>
+#include "conf.h"
 
 #define GATE_TABLE "acmegate"           /* our own table, family inet */
 #define GATE_CHAIN "gate"               /* its prerouting chain: the HTTP path gate */
@@ -29,6 +30,10 @@ struct nftnl_rule *rule_opener(int family, const char *table, const char *chain,
 struct nftnl_rule *rule_path_accept(time_t deadline, unsigned token_len, const char *comment);
 /* The path gate's reset rule: any other data segment to tcp/80. */
 struct nftnl_rule *rule_path_reset(time_t deadline, const char *comment);
+
+/* ip saddr 198.51.100.0/24 accept (or ip6 saddr …) in the path gate: a trusted source skips
+ * the gate's checks; the user's own chains still judge it. */
+struct nftnl_rule *rule_path_trusted(const struct cidr *src, const char *comment);
 
 struct nftnl_table *gate_table(void);
 struct nftnl_chain *gate_chain(void);

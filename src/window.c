@@ -238,8 +238,14 @@ static int plan_path_gate(struct plan *p, const struct conf *c, time_t deadline)
 	if (r < 0)
 		return r;
 	rec.kind = KIND_PATH_ACCEPT;
-	return plan_record(p, nft_batch_insert_rule(p->b, rule_path_accept(deadline, c->token_length,
-						    comment), "inserting the path gate's accept rule"), &rec);
+	r = plan_record(p, nft_batch_insert_rule(p->b, rule_path_accept(deadline, c->token_length,
+						 comment), "inserting the path gate's accept rule"), &rec);
+	rec.kind = KIND_PATH_TRUSTED;
+	for (size_t i = 0; i < c->ntrusted && r == 0; i++)
+		r = plan_record(p, nft_batch_insert_rule(p->b, rule_path_trusted(&c->trusted[i],
+						GATE_COMMENT_PREFIX " trusted source"),
+						"inserting a trusted source into the path gate"), &rec);
+	return r;
 }
 
 static bool is_target(struct ruleset *rs, struct rs_chain *ch, const struct conf *c)

@@ -17,7 +17,7 @@ world_geoblock "$P" && world_geoblock_ingress "$P"
 webroot=$(gate_webroot "$P")
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 gate_conf "$P" ttl=60 >/dev/null
-tap_plan 27
+tap_plan 32
 
 CH="/.well-known/acme-challenge/$TOKEN"
 V4="http://$WORLD_SRV4"
@@ -72,8 +72,17 @@ tap_is "$(fetch "$P" ca "$V4$CH")" timeout "after its deadline the window is clo
 gate "$P" sweep 2>/dev/null
 tap_is "$(ruleset "$P")" "$before" "sweep removes the expired rules"
 
-# -- home keeps its access during a window too (no geoblock exception is lost)
+# -- during a window, untrusted home sources see only challenge files too ...
 gate "$P" open --lease t2 2>/dev/null
 tap_is "$(fetch "$P" home "$V4$CH")" "http:200:$TOKEN.keyauth" "home reaches the challenge during a window"
+tap_is "$(fetch "$P" home "$V4/index.html")" reset "home without trusted_sources sees the path gate"
 gate "$P" close --lease t2 2>/dev/null
+# ... and trusted_sources keep the whole site, while the world still sees only challenges
+gate_conf "$P" ttl=60 "trusted_sources=198.51.100.0/24, 2001:db8:100::/48" >/dev/null
+gate "$P" open --lease t3 2>/dev/null
+tap_is "$(fetch "$P" home "$V4/index.html")" "http:200:private page" "a trusted IPv4 source keeps the whole site"
+tap_is "$(fetch "$P" home "$V6/index.html")" "http:200:private page" "a trusted IPv6 source keeps the whole site"
+tap_is "$(fetch "$P" ca "$V6/index.html")" reset "the world still sees only challenge files"
+gate "$P" close --lease t3 2>/dev/null
+tap_is "$(ruleset "$P")" "$before" "the ruleset is as before"
 exit $((TAP_FAILED > 0))

@@ -65,7 +65,11 @@ static void test_good(void **state)
 	(void)state;
 	assert_int_equal(load("# comment\n[gate]\nttl = 120 ; inline\nchallenges = http-01, dns\n"
 			      "http01_mode = port\ntoken_length = 32\nforward = yes\n"
-			      "state_dir = /tmp/x\nmax_ttl = 900\n", &c, &e), 0);
+			      "state_dir = /tmp/x\nmax_ttl = 900\n"
+			      "trusted_sources = 198.51.100.0/24, 2001:db8:100::/48 192.0.2.7\n", &c, &e), 0);
+	assert_int_equal(c.ntrusted, 3);
+	assert_int_equal(c.trusted[1].plen, 48);
+	assert_int_equal(c.trusted[2].plen, 32);
 	assert_int_equal(c.ttl, 120);
 	assert_int_equal(c.max_ttl, 900);
 	assert_int_equal(c.services, SVC_HTTP01 | SVC_DNS);
@@ -87,6 +91,10 @@ static void test_bad(void **state)
 	assert_error("[gate]\ntoken_length = 200\n", "2:", "'token_length'");
 	assert_error("[gate]\nforward = maybe\n", "2:", "'forward'");
 	assert_error("[gate]\nstate_dir = relative\n", "2:", "'state_dir'");
+	assert_error("[gate]\ntrusted_sources = 198.51.100.7/24\n", "2:", "host bits");
+	assert_error("[gate]\ntrusted_sources = 0.0.0.0/0\n", "2:", "'trusted_sources'");
+	assert_error("[gate]\ntrusted_sources = example.com\n", "2:", "'trusted_sources'");
+	assert_error("[gate]\ntrusted_sources = 2001:db8::/129\n", "2:", "'trusted_sources'");
 	assert_error("[other]\nttl = 5\n", "2:", "outside section [gate]");
 	assert_error("ttl = 5\n", "1:", "outside section [gate]");
 	assert_error("[gate]\nthis line has no equals sign\n", "2:", "syntax error");

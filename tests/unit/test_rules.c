@@ -106,6 +106,22 @@ static void test_path_reset(void **state)
 	assert_golden(rule_path_reset(DEADLINE, "acmegate: x"), "path-reset");
 }
 
+static void assert_trusted(const char *prefix, const char *fixture)
+{
+	struct cidr c;
+
+	assert_int_equal(parse_cidr(prefix, &c), 0);
+	assert_golden(rule_path_trusted(&c, "acmegate: trusted source"), fixture);
+}
+
+static void test_trusted(void **state)
+{
+	(void)state;
+	assert_trusted("198.51.100.0/24", "trusted-v4-24");
+	assert_trusted("198.51.100.0/23", "trusted-v4-23");
+	assert_trusted("2001:db8:100::/47", "trusted-v6-47");
+}
+
 static int comment_cb(const struct nftnl_udata *attr, void *data)
 {
 	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT)
@@ -156,6 +172,7 @@ int main(void)
 		cmocka_unit_test(test_opener_forward),
 		cmocka_unit_test(test_path_accept),
 		cmocka_unit_test(test_path_reset),
+		cmocka_unit_test(test_trusted),
 		cmocka_unit_test(test_comment),
 		cmocka_unit_test(test_token_set),
 	};
