@@ -23,11 +23,15 @@ void log_set_quiet(bool quiet)
 	log_quiet = quiet;
 }
 
-static void log_line(const char *level, const char *fmt, va_list ap)
+/* Results go to stdout, problems to stderr: hook runners (certbot) show any stderr output
+ * as a warning, even when the hook succeeded. */
+static void log_line(FILE *f, const char *level, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "acmegate: %s", level);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	fflush(stdout);
+	fprintf(f, "acmegate: %s", level);
+	vfprintf(f, fmt, ap);
+	fputc('\n', f);
+	fflush(f);
 }
 
 void log_info(const char *fmt, ...)
@@ -37,7 +41,7 @@ void log_info(const char *fmt, ...)
 	if (log_quiet)
 		return;
 	va_start(ap, fmt);
-	log_line("", fmt, ap);
+	log_line(stdout, "", fmt, ap);
 	va_end(ap);
 }
 
@@ -46,7 +50,7 @@ void log_warn(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_line("warning: ", fmt, ap);
+	log_line(stderr, "warning: ", fmt, ap);
 	va_end(ap);
 }
 
@@ -55,6 +59,6 @@ void log_error(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_line("error: ", fmt, ap);
+	log_line(stderr, "error: ", fmt, ap);
 	va_end(ap);
 }

@@ -1,4 +1,5 @@
-/* log.h: error context filled by library code, printed once at the command boundary. */
+/* log.h: error context filled by library code, printed once at the command boundary.
+ * log_info writes to stdout; log_warn and log_error to stderr. */
 #pragma once
 #include <stdarg.h>
 #include <stdbool.h>

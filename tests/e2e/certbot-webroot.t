@@ -21,7 +21,7 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-# shellcheck source=../lib/world.sh
+# shellcheck source-path=SCRIPTDIR source=../lib/world.sh
 . "$repo/tests/lib/world.sh"
 
 ACMEGATE_BIN=${ACMEGATE_BIN:-$repo/build/acmegate}
@@ -30,7 +30,7 @@ POST_HOOK=${E2E_POST_HOOK:-$repo/hooks/certbot/post}
 NAME=www.example.test
 PREFIX=cb$$
 ACME_DIR_URL="https://$WORLD_CA4:$WORLD_ACME_PORT/dir"
-PLAN=17
+PLAN=19
 T=""
 WD=""
 testno=0
@@ -108,14 +108,14 @@ setup_world() {
 
 # Home reaches nginx over both families; the CA host's connections time out.
 check_geoblock() {
-	local fam addr got rc=0
+	local addr got rc=0
 	for addr in "$WORLD_SRV4" "[$WORLD_SRV6]"; do
 		got=$(world_http_status "$PREFIX" home "http://$addr/")
 		[ "$got" != 000 ] || { diag "home -> $addr:80: no answer"; rc=1; }
 	done
-	for fam in "$WORLD_SRV4" "$WORLD_SRV6"; do
-		got=$(world_tcp_probe "$PREFIX" ca "$fam" 80)
-		[ "$got" = timeout ] || { diag "ca -> $fam:80: expected timeout, got $got"; rc=1; }
+	for addr in "$WORLD_SRV4" "$WORLD_SRV6"; do
+		got=$(world_tcp_probe "$PREFIX" ca "$addr" 80)
+		[ "$got" = timeout ] || { diag "ca -> $addr:80: expected timeout, got $got"; rc=1; }
 	done
 	return "$rc"
 }
@@ -143,9 +143,11 @@ certbot_run() {
 		--non-interactive)
 	[ "$hooks" = hooks ] && args+=(--pre-hook "$PRE_HOOK" --post-hook "$POST_HOOK")
 	world_exec "$PREFIX" srv env -u http_proxy -u https_proxy -u all_proxy \
-		PATH="$T/bin:$PATH" ACMEGATE_CONFIG="$T/acmegate.conf" \
+		PATH="$T/bin:$PATH" ACMEGATE_CONFIG="${CONF_OVERRIDE:-$T/acmegate.conf}" \
 		REQUESTS_CA_BUNDLE="$WD/tls-ca.pem" \
-		timeout 90 certbot "${args[@]}" >"$dir/out.log" 2>&1
+		timeout 90 certbot "${args[@]}" >"$dir/out.log" 2>&1 &
+	# In the background so that a signal reaches our trap at once.
+	wait "$!"
 }
 
 certbot_diag() {
@@ -158,7 +160,7 @@ certbot_diag() {
 	fi
 	world_tail "$WD/pebble.log" 10
 	world_tail "$WD/nginx-access.log" 5
-	diag "--- files in acmegate's state dir: $(ls -A "$T/state" 2>/dev/null | tr '\n' ' ')"
+	diag "--- acmegate's state dir: $(find "$T/state" -mindepth 1 -printf '%P ' 2>/dev/null)"
 }
 
 ruleset() { world_exec "$PREFIX" srv nft list ruleset; }
@@ -206,6 +208,9 @@ run_without_hooks() {
 		certbot_diag "$run"
 	elif [ -e "$T/$run/config/live/$NAME" ]; then
 		not_ok "without hooks, IPv4: validation fails (yet a certificate exists)"
+	elif ! grep -q 'Type: *connection' "$T/$run/out.log"; then
+		not_ok "without hooks, IPv4: validation fails with a connection problem"
+		certbot_diag "$run"
 	else
 		ok "without hooks, IPv4: validation fails under the geoblock ($((SECONDS - t0))s)"
 		grep -m1 -E "Detail:|Timeout|timeout" "$T/$run/out.log" | sed 's/^/#   certbot: /'
@@ -233,6 +238,25 @@ run_with_hooks() {
 	check "$label: nft ruleset after the run equals the one before" same_ruleset "$before" "$after"
 }
 
+# The pre-hook fails (a broken config): certbot goes on, and its output must show why and
+# what it costs.
+run_hook_failure() {
+	local run=hookfail before after
+	world_dns "$PREFIX" "$NAME" 4 || bail "could not set DNS for $NAME"
+	printf '[gate]\nstate_dir = %s/state\nttl = forever\n' "$T" >"$T/broken.conf"
+	ruleset >"$T/$run.before"
+	CONF_OVERRIDE="$T/broken.conf" certbot_run "$run" hooks
+	if grep -q "validation window did NOT open" "$T/$run/out.log" &&
+		grep -q "broken.conf:3: bad value 'forever' for key 'ttl'" "$T/$run/out.log"; then
+		ok "a failing pre-hook's message and reason show in certbot's output"
+	else
+		not_ok "a failing pre-hook's message and reason show in certbot's output"
+		certbot_diag "$run"
+	fi
+	ruleset >"$T/$run.after"
+	check "a failing pre-hook opens nothing" same_ruleset "$T/$run.before" "$T/$run.after"
+}
+
 main() {
 	local t0=$SECONDS
 	preconditions
@@ -246,6 +270,7 @@ main() {
 	setup_world
 	setup_services
 	run_without_hooks
+	run_hook_failure
 	run_with_hooks v4 4 "IPv4 (A only)"
 	run_with_hooks v6 6 "IPv6 (AAAA only)"
 	world_geoblock_ingress "$PREFIX" || bail "could not load the ingress geoblock"

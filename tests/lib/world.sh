@@ -64,7 +64,6 @@ world_spawn() {
 	ip netns exec "$(world_ns "$prefix" "$node")" "$@" >"$dir/$log.log" 2>&1 </dev/null &
 	pid=$!
 	printf '%s %s %s\n' "$pid" "$node" "$log" >>"$dir/pids"
-	WORLD_LAST_PID=$pid
 }
 
 # world_wait_for SECONDS DESCRIPTION CMD...: retry CMD every 0.2 s until it
@@ -193,6 +192,7 @@ world_up() {
 # world_tcp_probe PREFIX NODE ADDR PORT: "open", "refused" or "timeout" (2 s).
 world_tcp_probe() {
 	local prefix=$1 node=$2 addr=$3 port=$4 err
+	# shellcheck disable=SC2016 # $0 and $1 belong to the inner bash
 	err=$(world_exec "$prefix" "$node" timeout 2 bash -c \
 		'exec 3<>"/dev/tcp/$0/$1"' "$addr" "$port" 2>&1)
 	case $? in
