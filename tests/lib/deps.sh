@@ -1,11 +1,15 @@
 #!/bin/sh
-# deps.sh: installs, from Debian's packages, everything acmegate needs to build, test and run
+# deps.sh [--list]: installs, from Debian's packages, everything acmegate needs to build, test and run
 # its demo (`make deps`; also called by .ci/run). Runs apt-get only when something is missing.
 set -eu
 PKGS="build-essential pkg-config libnftnl-dev libmnl-dev libinih-dev libjansson-dev
 libcurl4-openssl-dev libcmocka-dev nftables iproute2 iptables nginx-light pebble certbot
 curl openssl perl procps util-linux"
 
+if [ "${1:-}" = --list ]; then
+	echo $PKGS
+	exit 0
+fi
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
