@@ -297,6 +297,9 @@ static int plan_openers(struct plan *p, struct ruleset *rs, const struct conf *c
 	for (size_t i = 0; i < rs->nchains; i++) {
 		struct rs_chain *ch = &rs->chains[i];
 
+		if (!c->forward && ch->base && hook_is_forward(ch->family, ch->hooknum) &&
+		    !is_gate_table(ch->family, ch->table) && ruleset_chain_drops(rs, ch))
+			rep->forward_skipped++;
 		if (!is_target(rs, ch, c))
 			continue;
 		r = plan_openers_in(p, ch, w);

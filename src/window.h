@@ -9,6 +9,7 @@
 /* What one reconciliation found and did, for the one log line at the command boundary. */
 struct window_report {
 	size_t chains;          /* base chains that got openers */
+	size_t forward_skipped; /* forward chains that can drop, left alone (forward = no) */
 	size_t rules_added;
 	size_t rules_removed;
 	size_t vanished;        /* recorded rules someone else removed (flush, reload) */

@@ -87,6 +87,10 @@ static void report_opened(const struct window_report *rep, const char *lease, un
 {
 	char what[128], when[32];
 
+	if (rep->forward_skipped)
+		log_warn("%zu forward chain%s can drop traffic and %s not opened; if the web server "
+			 "is behind DNAT (a container), set 'forward = yes'", rep->forward_skipped,
+			 rep->forward_skipped == 1 ? "" : "s", rep->forward_skipped == 1 ? "is" : "are");
 	services_str(what, sizeof(what), svcs, mode);
 	fmt_time(when, sizeof(when), deadline);
 	if (!rep->chains) {
