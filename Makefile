@@ -65,7 +65,7 @@ check: deps all unit
 
 # Unit and namespace tests only (used for the sanitizer build).
 check-fast: all unit
-	B=$(B) tests/run unit tests/netns
+	B=$(B) tests/run unit tests/pkg tests/netns
 
 demo: deps all
 	tests/demo

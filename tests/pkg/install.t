@@ -1,0 +1,27 @@
+#!/bin/bash
+# install.t: `make install` honours DESTDIR and PREFIX and installs the binary, the hooks, the
+# example config, the man pages and the sweep timer; install-certbot-hooks fills certbot's
+# renewal-hooks directories. No root needed.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+. "$here/../lib/tap.sh"
+stage=$(mktemp -d /tmp/acmegate-install.XXXXXX)
+trap 'rm -rf "$stage"' EXIT
+tap_plan 10
+make -s -C "$repo" install DESTDIR="$stage/a" >/dev/null 2>&1
+tap_is "$?" 0 "make install DESTDIR=… succeeds"
+for f in usr/sbin/acmegate usr/lib/acmegate/hooks/certbot/pre usr/lib/acmegate/hooks/certbot/post \
+	etc/acmegate/acmegate.conf.example lib/systemd/system/acmegate-sweep.timer \
+	usr/share/man/man8/acmegate.8 usr/share/man/man5/acmegate.conf.5; do
+	[ -e "$stage/a/$f" ] && tap_ok "installs /$f" || tap_not_ok "installs /$f"
+done
+make -s -C "$repo" install DESTDIR="$stage/b" PREFIX=/usr/local >/dev/null 2>&1
+[ -x "$stage/b/usr/local/sbin/acmegate" ] && tap_ok "PREFIX=/usr/local puts the binary in /usr/local/sbin" ||
+	tap_not_ok "PREFIX=/usr/local puts the binary in /usr/local/sbin"
+make -s -C "$repo" install-certbot-hooks DESTDIR="$stage/c" >/dev/null 2>&1
+[ -x "$stage/c/etc/letsencrypt/renewal-hooks/pre/acmegate" ] &&
+	[ -x "$stage/c/etc/letsencrypt/renewal-hooks/post/acmegate" ] &&
+	tap_ok "install-certbot-hooks fills renewal-hooks/pre and post" ||
+	tap_not_ok "install-certbot-hooks fills renewal-hooks/pre and post"
+exit $((TAP_FAILED > 0))
