@@ -2,7 +2,8 @@
  * Needs CAP_NET_ADMIN; called by window.c and the status command.
  *
  * errno policy (what the kernel can answer and what we make of it):
- *   EPERM/EACCES   no CAP_NET_ADMIN in this namespace: reported, nothing changed.
+ *   EPERM          for the whole batch: no CAP_NET_ADMIN in this namespace; for one message:
+ *                  a table owned by another process (returned as EACCES). Nothing changed.
  *   EINTR (dump)   the ruleset changed during a dump: the dump restarts (bounded).
  *   ENOENT         a rule or table to delete is gone: the caller re-dumps and retries once.
  *   EPROTONOSUPPORT/EAFNOSUPPORT/EOPNOTSUPP  no nf_tables in this kernel.
@@ -564,6 +565,11 @@ int nft_batch_commit(struct nft_batch *b, struct err *e)
 		r = collect_replies(&c);
 	if (r < 0)
 		return err_set(e, r, "nftables: talking to the kernel: %s", strerror(-r));
+	/* EPERM for one message of an accepted batch is not a missing capability: the table
+	 * belongs to another process (NFT_TABLE_F_OWNER), which alone may change it. */
+	if (c.error == -EPERM && c.failed_op)
+		return err_set(e, -EACCES, "nftables: the kernel refused %s: the table is owned by "
+			       "another process, which alone may change it", c.failed_op);
 	if (c.error)
 		return err_set(e, c.error, "nftables: the kernel refused %s: %s",
 			       c.failed_op ? c.failed_op : "the whole change", strerror(-c.error));

@@ -66,8 +66,10 @@ int cli_fail(int r, const struct err *e)
 {
 	switch (-r) {
 	case EPERM:
-	case EACCES:
 		log_error("%s (acmegate needs CAP_NET_ADMIN: run it as root); nothing was changed", e->msg);
+		return EXIT_NOPERM;
+	case EACCES:
+		log_error("%s; nothing was changed", e->msg);
 		return EXIT_NOPERM;
 	case EPROTONOSUPPORT:
 	case EAFNOSUPPORT:
