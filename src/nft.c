@@ -22,6 +22,7 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/udata.h>
 #include "nft.h"
+#include "rules.h"
 
 #define NFT_MSG_ROOM 65536         /* room reserved per message while building a batch */
 #define RCVBUF_SIZE (8 << 20)
@@ -116,6 +117,19 @@ static int parse_chain(const struct nlmsghdr *nlh, void *data)
 	}
 out:
 	nftnl_chain_free(c);
+	return MNL_CB_OK;
+}
+
+static int parse_table(const struct nlmsghdr *nlh, void *data)
+{
+	struct ruleset *rs = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (t && nftnl_table_nlmsg_parse(nlh, t) == 0 &&
+	    nftnl_table_get_u32(t, NFTNL_TABLE_FAMILY) == NFPROTO_INET &&
+	    !strcmp(nftnl_table_get_str(t, NFTNL_TABLE_NAME), GATE_TABLE))
+		rs->gate_table = true;
+	nftnl_table_free(t);
 	return MNL_CB_OK;
 }
 
@@ -215,17 +229,34 @@ static int dump_once(struct nft *n, uint16_t cmd, mnl_cb_t cb, void *data)
 	}
 }
 
-static int dump_kind(struct nft *n, struct ruleset *rs, uint16_t cmd, struct err *e)
+static const struct {
+	uint16_t cmd;
+	mnl_cb_t parse;
+	const char *what;
+} dumps[] = {
+	{ NFT_MSG_GETTABLE, parse_table, "tables" },
+	{ NFT_MSG_GETCHAIN, parse_chain, "chains" },
+	{ NFT_MSG_GETRULE, parse_rule, "rules" },
+};
+
+static void dump_reset(struct ruleset *rs, uint16_t cmd)
 {
-	const char *what = cmd == NFT_MSG_GETCHAIN ? "chains" : "rules";
+	if (cmd == NFT_MSG_GETTABLE)
+		rs->gate_table = false;
+	else if (cmd == NFT_MSG_GETCHAIN)
+		ruleset_reset_chains(rs);
+	else
+		ruleset_reset_rules(rs);
+}
+
+static int dump_kind(struct nft *n, struct ruleset *rs, size_t k, struct err *e)
+{
+	const char *what = dumps[k].what;
 	int r = -EINTR;
 
 	for (int i = 0; i < DUMP_RESTARTS && r == -EINTR; i++) {
-		if (cmd == NFT_MSG_GETCHAIN)
-			ruleset_reset_chains(rs);
-		else
-			ruleset_reset_rules(rs);
-		r = dump_once(n, cmd, cmd == NFT_MSG_GETCHAIN ? parse_chain : parse_rule, rs);
+		dump_reset(rs, dumps[k].cmd);
+		r = dump_once(n, dumps[k].cmd, dumps[k].parse, rs);
 	}
 	if (r < 0)
 		return err_set(e, r, "nftables: cannot list %s: %s", what, strerror(-r));
@@ -234,9 +265,11 @@ static int dump_kind(struct nft *n, struct ruleset *rs, uint16_t cmd, struct err
 
 int nft_dump(struct nft *n, struct ruleset *rs, struct err *e)
 {
-	int r = dump_kind(n, rs, NFT_MSG_GETCHAIN, e);
+	int r = 0;
 
-	return r < 0 ? r : dump_kind(n, rs, NFT_MSG_GETRULE, e);
+	for (size_t k = 0; k < sizeof(dumps) / sizeof(dumps[0]) && r == 0; k++)
+		r = dump_kind(n, rs, k, e);
+	return r;
 }
 
 /* ---- batches ---- */

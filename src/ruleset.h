@@ -32,6 +32,7 @@ struct rs_rule {
 };
 
 struct ruleset {
+	bool gate_table;           /* our own table (inet acmegate) exists */
 	struct rs_chain *chains;
 	size_t nchains, cap_chains;
 	struct rs_rule *rules;

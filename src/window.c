@@ -212,9 +212,13 @@ static int plan_remove_leftovers(struct plan *p, struct ruleset *rs, struct wind
 	return 0;
 }
 
-/* "add table; delete table": removes our table whether or not it exists, in the same batch. */
-static int plan_drop_gate_table(struct plan *p)
+/* "add table; delete table" removes our table even if it appeared after our dump. Only when
+ * the dump saw it: a batch that deletes nothing spares the caller the kernel's deferred
+ * cleanup (an RCU grace period) when the netlink socket closes. */
+static int plan_drop_gate_table(struct plan *p, const struct ruleset *rs)
 {
+	if (!rs->gate_table)
+		return 0;
 	int r = nft_batch_add_table(p->b, gate_table(), "preparing table inet " GATE_TABLE);
 
 	return r < 0 ? r : nft_batch_delete_table(p->b, gate_table(), "removing table inet " GATE_TABLE);
@@ -318,7 +322,7 @@ static int plan_build(struct plan *p, struct ruleset *rs, const struct conf *c,
 
 	if ((r = plan_remove_recorded(p, rs, st, rep)) < 0 ||
 	    (r = plan_remove_leftovers(p, rs, rep)) < 0 ||
-	    (r = plan_drop_gate_table(p)) < 0 ||
+	    (r = plan_drop_gate_table(p, rs)) < 0 ||
 	    (r = plan_openers(p, rs, c, w, rep)) < 0)
 		return r;
 	/* Nothing drops the traffic: it already reaches us, so there is nothing to gate. */
