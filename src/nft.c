@@ -444,7 +444,16 @@ int nft_batch_add_chain(struct nft_batch *b, struct nftnl_chain *c, const char *
 	return ret;
 }
 
-/* A set and its elements: two messages, one op each. */
+static bool set_has_elems(struct nftnl_set *s)
+{
+	struct nftnl_set_elems_iter *it = nftnl_set_elems_iter_create(s);
+	bool any = it && nftnl_set_elems_iter_next(it);
+
+	nftnl_set_elems_iter_destroy(it);
+	return any;
+}
+
+/* A set and its elements (if any): two messages, one op each. */
 int nft_batch_add_set(struct nft_batch *b, struct nftnl_set *s, const char *desc)
 {
 	struct op *op = s ? batch_reserve(b, desc) : NULL;
@@ -460,7 +469,7 @@ int nft_batch_add_set(struct nft_batch *b, struct nftnl_set *s, const char *desc
 	nlh = batch_hdr(b, op, NFT_MSG_NEWSET, family, NLM_F_CREATE);
 	nftnl_set_nlmsg_build_payload(nlh, s);
 	ret = batch_commit_msg(b, nlh);
-	op = batch_reserve(b, desc);
+	op = set_has_elems(s) ? batch_reserve(b, desc) : NULL;
 	if (op) {
 		nlh = batch_hdr(b, op, NFT_MSG_NEWSETELEM, family, NLM_F_CREATE);
 		nftnl_set_elems_nlmsg_build_payload(nlh, s);

@@ -6,6 +6,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/rtnetlink.h>
 #include <net/if_arp.h>
 #include <stdio.h>
 #include <string.h>
@@ -40,14 +41,33 @@ static void cmp(struct nftnl_rule *r, uint32_t op, const void *data, uint32_t le
 	add(r, e);
 }
 
-static void payload_load(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len)
+static void payload_load_to(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len,
+			    uint32_t reg)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("payload");
 
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, reg);
+	add(r, e);
+}
+
+static void payload_load(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len)
+{
+	payload_load_to(r, base, off, len, NFT_REG_1);
+}
+
+static void bitwise_and(struct nftnl_rule *r, const void *mask, uint32_t len)
+{
+	static const uint8_t zero[16];
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
 	add(r, e);
 }
 
@@ -181,14 +201,64 @@ struct nftnl_rule *rule_opener(int family, const char *table, const char *chain,
 	return r;
 }
 
-/* meta iiftype != loopback meta time < T meta l4proto tcp th dport 80 */
+/* fib daddr type local: for this host (or published by DNAT), not passing through it */
+static void match_for_this_host(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("fib");
+	uint32_t local = RTN_LOCAL;
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+	add(r, e);
+	cmp(r, NFT_CMP_EQ, &local, sizeof(local));
+}
+
+/* meta iiftype != loopback fib daddr type local meta time < T meta l4proto tcp th dport 80 */
 static void match_world_http(struct nftnl_rule *r, time_t deadline)
 {
 	static const struct opening http = { .l4proto = IPPROTO_TCP, .port = 80 };
 
 	match_not_loopback(r);
+	match_for_this_host(r);
 	match_before(r, deadline);
 	match_port(r, &http);
+}
+
+/* Where the address, port and sequence number of a (client address . port . seq) key live,
+ * per family; register numbers as nft lays out a concatenation. */
+struct seq_key {
+	uint8_t nfproto;
+	uint32_t saddr_off, daddr_off, alen, port_reg, seq_reg;
+	const char *set;
+};
+
+static const struct seq_key seq_keys[] = {
+	{ NFPROTO_IPV4, 12, 16, 4, NFT_REG32_01, NFT_REG32_02, GATE_FIRST4 },
+	{ NFPROTO_IPV6, 8, 24, 16, NFT_REG_2, NFT_REG32_05, GATE_FIRST6 },
+};
+
+static const struct seq_key *seq_key(int nfproto)
+{
+	return nfproto == NFPROTO_IPV6 ? &seq_keys[1] : &seq_keys[0];
+}
+
+/* meta nfproto ipv4 ip saddr . tcp sport . tcp sequence @first4: this data segment starts at
+ * the first byte of the stream, as the server's SYN-ACK acknowledged it. A segment that starts
+ * earlier would have its head trimmed by TCP and the rest delivered unchecked. */
+static void match_first_segment(struct nftnl_rule *r, const struct seq_key *k)
+{
+	struct nftnl_expr *e;
+
+	meta_load(r, NFT_META_NFPROTO);
+	cmp(r, NFT_CMP_EQ, &k->nfproto, 1);
+	payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, k->saddr_off, k->alen);
+	payload_load_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, k->port_reg);
+	payload_load_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, 4, 4, k->seq_reg);
+	e = nftnl_expr_alloc("lookup");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, k->set);
+	add(r, e);
 }
 
 /* @ih,0,128 "GET /.well-kno…" @ih,128,128 "…/acme-challenge/" @ih,256,8 @b64url … @ih,…,64 " HTTP/1." */
@@ -212,13 +282,15 @@ static void match_challenge_line(struct nftnl_rule *r, unsigned token_len)
 	cmp(r, NFT_CMP_EQ, PATH_SUFFIX, 8);
 }
 
-struct nftnl_rule *rule_path_accept(time_t deadline, unsigned token_len, const char *comment)
+struct nftnl_rule *rule_path_accept(int nfproto, time_t deadline, unsigned token_len,
+				    const char *comment)
 {
 	struct nftnl_rule *r = rule_new(NFPROTO_INET, GATE_TABLE, GATE_CHAIN);
 
 	if (!r)
 		return NULL;
 	match_world_http(r, deadline);
+	match_first_segment(r, seq_key(nfproto));
 	match_challenge_line(r, token_len);
 	counter(r);
 	verdict(r, NF_ACCEPT);
@@ -247,8 +319,7 @@ static void match_source(struct nftnl_rule *r, const struct cidr *src)
 	uint8_t nfproto = src->family;
 	uint32_t off = src->family == NFPROTO_IPV4 ? 12 : 8;
 	uint32_t alen = src->family == NFPROTO_IPV4 ? 4 : 16;
-	uint8_t mask[16] = { 0 }, zero[16] = { 0 };
-	struct nftnl_expr *e;
+	uint8_t mask[16] = { 0 };
 
 	meta_load(r, NFT_META_NFPROTO);
 	cmp(r, NFT_CMP_EQ, &nfproto, 1);
@@ -260,13 +331,7 @@ static void match_source(struct nftnl_rule *r, const struct cidr *src)
 	payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, off, alen);
 	for (unsigned bit = 0; bit < src->plen; bit++)
 		mask[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
-	e = nftnl_expr_alloc("bitwise");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, alen);
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, alen);
-	nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, alen);
-	add(r, e);
+	bitwise_and(r, mask, alen);
 	cmp(r, NFT_CMP_EQ, src->addr, alen);
 }
 
@@ -280,6 +345,71 @@ struct nftnl_rule *rule_path_trusted(const struct cidr *src, const char *comment
 	verdict(r, NF_ACCEPT);
 	set_comment(r, comment);
 	return r;
+}
+
+/* meta l4proto tcp ct original proto-dst 80 tcp flags & (syn | ack) == syn | ack
+ * meta nfproto ipv4 update @first4 { ip daddr . tcp dport . tcp ackseq }
+ * The server's SYN-ACK names the client's first stream byte: remember it for two minutes. */
+struct nftnl_rule *rule_path_expect(int nfproto, const char *comment)
+{
+	static const struct opening http = { .l4proto = IPPROTO_TCP, .port = 80 };
+	const struct seq_key *k = seq_key(nfproto);
+	struct nftnl_rule *r = rule_new(NFPROTO_INET, GATE_TABLE, GATE_EXPECT_CHAIN);
+	uint8_t synack = 0x12;
+	struct nftnl_expr *e;
+
+	if (!r)
+		return NULL;
+	match_original_port(r, &http);
+	payload_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1);
+	bitwise_and(r, &synack, 1);
+	cmp(r, NFT_CMP_EQ, &synack, 1);
+	meta_load(r, NFT_META_NFPROTO);
+	cmp(r, NFT_CMP_EQ, &k->nfproto, 1);
+	payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, k->daddr_off, k->alen);
+	payload_load_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, k->port_reg);
+	payload_load_to(r, NFT_PAYLOAD_TRANSPORT_HEADER, 8, 4, k->seq_reg);
+	e = nftnl_expr_alloc("dynset");
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+	nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, k->set);
+	add(r, e);
+	set_comment(r, comment);
+	return r;
+}
+
+/* chain expect { type filter hook postrouting priority -175; policy accept; }: sees the
+ * SYN-ACK of local and DNAT'd servers before source NAT */
+struct nftnl_chain *gate_expect_chain(void)
+{
+	struct nftnl_chain *c = gate_chain();
+
+	if (!c)
+		return NULL;
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, GATE_EXPECT_CHAIN);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_POST_ROUTING);
+	return c;
+}
+
+/* set first4 { typeof ip saddr . tcp sport . tcp sequence; size 65536; flags dynamic,timeout;
+ * timeout 2m; } (first6 likewise) */
+struct nftnl_set *gate_first_set(int nfproto)
+{
+	const struct seq_key *k = seq_key(nfproto);
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, GATE_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, k->set);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, 0);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, k->alen + 4 + 4);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT | NFT_SET_EVAL);
+	nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, 120000);
+	nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, 65536);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, nfproto == NFPROTO_IPV6 ? 3 : 2);
+	return s;
 }
 
 struct nftnl_table *gate_table(void)

@@ -11,6 +11,9 @@
 #define GATE_TABLE "acmegate"           /* our own table, family inet */
 #define GATE_CHAIN "gate"               /* its prerouting chain: the HTTP path gate */
 #define GATE_SET "b64url"               /* the 64 characters an ACME token may use */
+#define GATE_EXPECT_CHAIN "expect"      /* its postrouting chain: learns first stream bytes */
+#define GATE_FIRST4 "first4"            /* client address . port . first sequence number */
+#define GATE_FIRST6 "first6"
 #define GATE_PRIO (-175)                /* after conntrack (-200), before dstnat (-100) */
 #define GATE_COMMENT_PREFIX "acmegate:"
 
@@ -25,9 +28,12 @@ struct opening {
 struct nftnl_rule *rule_opener(int family, const char *table, const char *chain,
 			       const struct opening *o, time_t deadline, const char *comment,
 			       int original);
-/* The path gate's accept rule: a first data segment that is exactly
- * "GET /.well-known/acme-challenge/<token_len base64url chars> HTTP/1." */
-struct nftnl_rule *rule_path_accept(time_t deadline, unsigned token_len, const char *comment);
+/* The path gate's accept rule for one family: the stream's first data segment (by sequence
+ * number), and it starts exactly "GET /.well-known/acme-challenge/<token_len chars> HTTP/1." */
+struct nftnl_rule *rule_path_accept(int nfproto, time_t deadline, unsigned token_len,
+				    const char *comment);
+/* Records, from the server's SYN-ACK, where the client's stream starts (one family). */
+struct nftnl_rule *rule_path_expect(int nfproto, const char *comment);
 /* The path gate's reset rule: any other data segment to tcp/80. */
 struct nftnl_rule *rule_path_reset(time_t deadline, const char *comment);
 
@@ -38,6 +44,8 @@ struct nftnl_rule *rule_path_trusted(const struct cidr *src, const char *comment
 struct nftnl_table *gate_table(void);
 struct nftnl_chain *gate_chain(void);
 struct nftnl_set *gate_set(void);
+struct nftnl_chain *gate_expect_chain(void);
+struct nftnl_set *gate_first_set(int nfproto);
 
 /* "acmegate: http-01 until 2026-12-03T18:40:00Z" */
 void gate_comment(char *buf, size_t len, const char *what, time_t deadline);

@@ -14,7 +14,7 @@
 #define STATE_MAGIC "acmegate-state 1"
 
 static const char *const kind_names[KIND_COUNT] = {
-	"open-http-01", "open-tls-alpn-01", "open-dns", "path-accept", "path-reset", "path-trusted",
+	"open-http-01", "open-tls-alpn-01", "open-dns", "path-accept", "path-reset", "path-trusted", "path-expect",
 };
 
 const char *kind_name(enum rule_kind k)

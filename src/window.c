@@ -224,6 +224,8 @@ static int plan_drop_gate_table(struct plan *p, const struct ruleset *rs)
 	return r < 0 ? r : nft_batch_delete_table(p->b, gate_table(), "removing table inet " GATE_TABLE);
 }
 
+static const int families[2] = { NFPROTO_IPV4, NFPROTO_IPV6 };
+
 static int plan_path_gate(struct plan *p, const struct conf *c, time_t deadline)
 {
 	char comment[128];
@@ -233,17 +235,27 @@ static int plan_path_gate(struct plan *p, const struct conf *c, time_t deadline)
 	gate_comment(comment, sizeof(comment), "http-01 path gate", deadline);
 	if ((r = nft_batch_add_table(p->b, gate_table(), "creating table inet " GATE_TABLE)) < 0 ||
 	    (r = nft_batch_add_set(p->b, gate_set(), "creating the token character set")) < 0 ||
-	    (r = nft_batch_add_chain(p->b, gate_chain(), "creating the path gate chain")) < 0)
+	    (r = nft_batch_add_set(p->b, gate_first_set(NFPROTO_IPV4), "creating set first4")) < 0 ||
+	    (r = nft_batch_add_set(p->b, gate_first_set(NFPROTO_IPV6), "creating set first6")) < 0 ||
+	    (r = nft_batch_add_chain(p->b, gate_chain(), "creating the path gate chain")) < 0 ||
+	    (r = nft_batch_add_chain(p->b, gate_expect_chain(), "creating the expect chain")) < 0)
 		return r;
-	/* each insert goes to the head: the reset first, so the accept ends up above it */
+	r = 0;
+	rec.kind = KIND_PATH_EXPECT;
+	snprintf(rec.chain, sizeof(rec.chain), GATE_EXPECT_CHAIN);
+	for (int i = 0; i < 2 && r == 0; i++)
+		r = plan_record(p, nft_batch_insert_rule(p->b, rule_path_expect(families[i], comment),
+							 "inserting the path gate's expect rule"), &rec);
+	snprintf(rec.chain, sizeof(rec.chain), GATE_CHAIN);
+	/* each insert goes to the head: the reset first, so the accepts end up above it */
 	rec.kind = KIND_PATH_RESET;
-	r = plan_record(p, nft_batch_insert_rule(p->b, rule_path_reset(deadline, comment),
-						 "inserting the path gate's reset rule"), &rec);
-	if (r < 0)
-		return r;
+	if (r == 0)
+		r = plan_record(p, nft_batch_insert_rule(p->b, rule_path_reset(deadline, comment),
+							 "inserting the path gate's reset rule"), &rec);
 	rec.kind = KIND_PATH_ACCEPT;
-	r = plan_record(p, nft_batch_insert_rule(p->b, rule_path_accept(deadline, c->token_length,
-						 comment), "inserting the path gate's accept rule"), &rec);
+	for (int i = 0; i < 2 && r == 0; i++)
+		r = plan_record(p, nft_batch_insert_rule(p->b, rule_path_accept(families[i], deadline,
+						c->token_length, comment), "inserting the path gate's accept rule"), &rec);
 	rec.kind = KIND_PATH_TRUSTED;
 	for (size_t i = 0; i < c->ntrusted && r == 0; i++)
 		r = plan_record(p, nft_batch_insert_rule(p->b, rule_path_trusted(&c->trusted[i],

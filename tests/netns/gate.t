@@ -17,7 +17,7 @@ world_geoblock "$P" && world_geoblock_ingress "$P"
 webroot=$(gate_webroot "$P")
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 gate_conf "$P" ttl=60 >/dev/null
-tap_plan 32
+tap_plan 34
 
 CH="/.well-known/acme-challenge/$TOKEN"
 V4="http://$WORLD_SRV4"
@@ -46,6 +46,14 @@ tap_is "$(fetch "$P" ca "$V4/.well-known/acme-challenge/%2e%2e/index.html")" res
 tap_is "$(fetch "$P" ca "$V4/.well-known/acme-challenge/${TOKEN:0:40}.hh")" reset \
 	"a token with a character outside base64url is reset"
 tap_is "$(fetch "$P" ca "$V4$CH" -X POST)" reset "a POST to the challenge path is reset"
+# crafted segments from a raw socket (the CA host's own kernel must not reset the handshake)
+world_exec "$P" ca nft add table ip raw-test
+world_exec "$P" ca nft 'add chain ip raw-test out { type filter hook output priority 0; }'
+world_exec "$P" ca nft add rule ip raw-test out tcp flags rst drop
+seg() { world_exec "$P" ca python3 "$here/../lib/tcp_segment.py" "$WORLD_CA4" "$WORLD_SRV4" 80 "$TOKEN" "$1"; }
+tap_is "$(seg valid)" "http:HTTP/1.1 200 OK" "a raw-socket challenge request passes (control)"
+tap_is "$(seg overlap)" reset "a segment starting before the stream's first byte is reset"
+world_exec "$P" ca nft delete table ip raw-test
 tap_is "$(world_tcp_probe "$P" ca "$WORLD_SRV4" 443)" timeout "tcp/443 stays closed"
 tap_is "$(world_tcp_probe "$P" ca "$WORLD_SRV6" 22)" timeout "tcp/22 stays closed (IPv6)"
 

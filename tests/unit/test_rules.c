@@ -97,7 +97,15 @@ static void test_opener_forward(void **state)
 static void test_path_accept(void **state)
 {
 	(void)state;
-	assert_golden(rule_path_accept(DEADLINE, 43, "acmegate: x"), "path-accept-43");
+	assert_golden(rule_path_accept(NFPROTO_IPV4, DEADLINE, 43, "acmegate: x"), "path-accept-43-v4");
+	assert_golden(rule_path_accept(NFPROTO_IPV6, DEADLINE, 43, "acmegate: x"), "path-accept-43-v6");
+}
+
+static void test_path_expect(void **state)
+{
+	(void)state;
+	assert_golden(rule_path_expect(NFPROTO_IPV4, "acmegate: x"), "path-expect-v4");
+	assert_golden(rule_path_expect(NFPROTO_IPV6, "acmegate: x"), "path-expect-v6");
 }
 
 static void test_path_reset(void **state)
@@ -172,6 +180,7 @@ int main(void)
 		cmocka_unit_test(test_opener_forward),
 		cmocka_unit_test(test_path_accept),
 		cmocka_unit_test(test_path_reset),
+		cmocka_unit_test(test_path_expect),
 		cmocka_unit_test(test_trusted),
 		cmocka_unit_test(test_comment),
 		cmocka_unit_test(test_token_set),
