@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <endian.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/rtnetlink.h>
@@ -116,6 +117,19 @@ static void match_original_port(struct nftnl_rule *r, const struct opening *o)
 	cmp(r, NFT_CMP_EQ, &port, sizeof(port));
 }
 
+/* ct status dnat: only a port the admin published by DNAT, not every routed host's */
+static void match_dnat(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+	uint32_t dnat = IPS_DST_NAT, zero = 0;
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATUS);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	add(r, e);
+	bitwise_and(r, &dnat, sizeof(dnat));
+	cmp(r, NFT_CMP_NEQ, &zero, sizeof(zero));
+}
+
 /* meta iiftype != loopback: the host's own requests are not the world's */
 static void match_not_loopback(struct nftnl_rule *r)
 {
@@ -191,10 +205,12 @@ struct nftnl_rule *rule_opener(int family, const char *table, const char *chain,
 	if (!r)
 		return NULL;
 	match_before(r, deadline);
-	if (original)
+	if (original) {
 		match_original_port(r, o);
-	else
+		match_dnat(r);
+	} else {
 		match_port(r, o);
+	}
 	counter(r);
 	verdict(r, NF_ACCEPT);
 	set_comment(r, comment);
@@ -478,4 +494,28 @@ void gate_comment(char *buf, size_t len, const char *what, time_t deadline)
 	if (gmtime_r(&deadline, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(buf, len, GATE_COMMENT_PREFIX " %s until %s", what, when);
+}
+
+bool gate_comment_is_ours(const char *comment)
+{
+	static const char *const whats[] = { "http-01", "tls-alpn-01", "dns", "http-01 path gate" };
+	const char *p = comment + strlen(GATE_COMMENT_PREFIX " ");
+	struct tm tm;
+	const char *end;
+
+	if (strncmp(comment, GATE_COMMENT_PREFIX " ", strlen(GATE_COMMENT_PREFIX " ")))
+		return false;
+	if (!strcmp(p, "trusted source"))
+		return true;
+	for (size_t i = 0; i < sizeof(whats) / sizeof(whats[0]); i++) {
+		size_t n = strlen(whats[i]);
+
+		if (strncmp(p, whats[i], n) || strncmp(p + n, " until ", 7))
+			continue;
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(p + n + 7, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (end && *end == '\0')
+			return true;
+	}
+	return false;
 }

@@ -1,5 +1,6 @@
 /* rules.h: pure builders of the gate's nftables objects (no I/O). */
 #pragma once
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 #include <libnftnl/rule.h>
@@ -49,3 +50,5 @@ struct nftnl_set *gate_first_set(int nfproto);
 
 /* "acmegate: http-01 until 2026-12-03T18:40:00Z" */
 void gate_comment(char *buf, size_t len, const char *what, time_t deadline);
+/* Whether a rule comment is one gate_comment() (or the trusted-source rule) writes. */
+bool gate_comment_is_ours(const char *comment);

@@ -114,7 +114,42 @@ static bool is_gate_table(uint32_t family, const char *table)
 
 static bool is_ours(const struct rs_rule *r)
 {
-	return !strncmp(r->comment, GATE_COMMENT_PREFIX, strlen(GATE_COMMENT_PREFIX));
+	return gate_comment_is_ours(r->comment);
+}
+
+/* Whether one of our recorded rules still stands in this chain. */
+static bool chain_holds_ours(const struct ruleset *rs, const struct rs_chain *ch)
+{
+	for (size_t i = 0; i < rs->nrules; i++) {
+		const struct rs_rule *r = &rs->rules[i];
+
+		if (r->claimed && r->family == ch->family && !strcmp(r->table, ch->table) &&
+		    !strcmp(r->chain, ch->name))
+			return true;
+	}
+	return false;
+}
+
+/* Our table may be replaced only if it holds nothing but what acmegate puts there. */
+static int check_gate_table(const struct ruleset *rs, struct err *e)
+{
+	for (size_t i = 0; rs->gate_table && i < rs->nchains; i++) {
+		const struct rs_chain *ch = &rs->chains[i];
+
+		if (is_gate_table(ch->family, ch->table) && strcmp(ch->name, GATE_CHAIN) &&
+		    strcmp(ch->name, GATE_EXPECT_CHAIN))
+			goto foreign;
+	}
+	for (size_t i = 0; rs->gate_table && i < rs->nrules; i++) {
+		const struct rs_rule *r = &rs->rules[i];
+
+		if (is_gate_table(r->family, r->table) && !gate_comment_is_ours(r->comment))
+			goto foreign;
+	}
+	return 0;
+foreign:
+	return err_set(e, -EEXIST, "table inet " GATE_TABLE " exists and holds chains or rules that "
+		       "are not acmegate's; acmegate needs that name: rename the table");
 }
 
 static int plan_record(struct plan *p, int op, const struct rec_rule *rec)
@@ -305,14 +340,18 @@ static void note_chain(struct window_report *rep, const struct rs_chain *ch)
 		 len ? ", " : "", family_name(ch->family), ch->table, ch->name);
 }
 
+/* close and sweep (!may_open) only renew rules that still stand: a window whose rules someone
+ * removed (a firewall reload) stays closed until the next explicit open. */
 static int plan_openers(struct plan *p, struct ruleset *rs, const struct conf *c,
-			const struct want *w, struct window_report *rep)
+			const struct want *w, bool may_open, struct window_report *rep)
 {
 	int r;
 
 	for (size_t i = 0; i < rs->nchains; i++) {
 		struct rs_chain *ch = &rs->chains[i];
 
+		if (!may_open && !chain_holds_ours(rs, ch))
+			continue;
 		if (!c->forward && ch->base && hook_is_forward(ch->family, ch->hooknum) &&
 		    !is_gate_table(ch->family, ch->table) && ruleset_chain_drops(rs, ch))
 			rep->forward_skipped++;
@@ -328,18 +367,24 @@ static int plan_openers(struct plan *p, struct ruleset *rs, const struct conf *c
 }
 
 static int plan_build(struct plan *p, struct ruleset *rs, const struct conf *c,
-		      const struct state *st, const struct want *w, struct window_report *rep)
+		      const struct state *st, const struct want *want, bool may_open,
+		      struct window_report *rep)
 {
+	struct want w = *want;
 	int r;
 
 	if ((r = plan_remove_recorded(p, rs, st, rep)) < 0 ||
-	    (r = plan_remove_leftovers(p, rs, rep)) < 0 ||
-	    (r = plan_drop_gate_table(p, rs)) < 0 ||
-	    (r = plan_openers(p, rs, c, w, rep)) < 0)
+	    (r = plan_remove_leftovers(p, rs, rep)) < 0)
+		return r;
+	/* without its path gate, an http-01 opener would open the whole port */
+	if (!may_open && w.mode == HTTP01_PATH && !rs->gate_table)
+		w.deadline[0] = 0;
+	if ((r = plan_drop_gate_table(p, rs)) < 0 ||
+	    (r = plan_openers(p, rs, c, &w, may_open, rep)) < 0)
 		return r;
 	/* Nothing drops the traffic: it already reaches us, so there is nothing to gate. */
-	if (rep->chains && w->deadline[0] && w->mode == HTTP01_PATH)
-		r = plan_path_gate(p, c, w->deadline[0]);
+	if (rep->chains && w.deadline[0] && w.mode == HTTP01_PATH)
+		r = plan_path_gate(p, c, w.deadline[0]);
 	return r;
 }
 
@@ -364,7 +409,7 @@ static int record(struct state *st, const struct plan *p)
 }
 
 static int apply_once(struct nft *n, const struct conf *c, struct state *st, const struct want *w,
-		      struct window_report *rep, struct err *e)
+		      bool may_open, struct window_report *rep, struct err *e)
 {
 	struct ruleset rs = { 0 };
 	struct plan p = { .b = nft_batch_new(n) };
@@ -373,9 +418,11 @@ static int apply_once(struct nft *n, const struct conf *c, struct state *st, con
 	if (!p.b)
 		return err_set(e, -ENOMEM, "out of memory");
 	r = nft_dump(n, &rs, e);
+	if (r == 0)
+		r = check_gate_table(&rs, e);
 	if (r < 0)
 		goto out;
-	r = plan_build(&p, &rs, c, st, w, rep);
+	r = plan_build(&p, &rs, c, st, w, may_open, rep);
 	if (r < 0) {
 		err_set(e, r, "nftables: cannot build the change: %s", strerror(-r));
 		goto out;
@@ -415,13 +462,22 @@ static void window_totals(struct state *st, time_t now, struct window_report *re
 	st->window_opened = 0;
 }
 
+/* A damaged or edited state file must not stretch a window past what the config allows. */
+static void clamp_deadlines(struct state *st, const struct conf *c, time_t now)
+{
+	for (size_t i = 0; i < st->nleases; i++)
+		if (st->leases[i].deadline > now + (time_t)c->max_ttl)
+			st->leases[i].deadline = now + (time_t)c->max_ttl;
+}
+
 int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t now,
-		 struct window_report *rep, struct err *e)
+		 bool may_open, struct window_report *rep, struct err *e)
 {
 	struct want w;
 	int r = -ENOENT;
 
 	memset(rep, 0, sizeof(*rep));
+	clamp_deadlines(st, c, now);
 	rep->expired = drop_expired(st, now);
 	want_from_leases(st, &w);
 	/* ENOENT: someone removed one of our rules between our dump and our batch: look again */
@@ -429,16 +485,17 @@ int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t n
 		struct window_report fresh = { .expired = rep->expired };
 
 		*rep = fresh;
-		r = apply_once(n, c, st, &w, rep, e);
+		r = apply_once(n, c, st, &w, may_open, rep, e);
 	}
 	if (r < 0)
 		return r;
 	for (size_t s = 0; s < NSERVICES; s++) {
 		if (w.deadline[s] && rep->chains)
 			rep->services |= services[s].svc;
-		if (w.deadline[s] > rep->deadline)
+		if (w.deadline[s] > rep->deadline && rep->chains)
 			rep->deadline = w.deadline[s];
 	}
+	rep->leases_left = st->nleases;
 	rep->mode = w.mode;
 	rep->legacy4 = legacy_tables("/proc/net/ip_tables_names");
 	rep->legacy6 = legacy_tables("/proc/net/ip6_tables_names");

@@ -18,7 +18,8 @@ struct window_report {
 	size_t expired;         /* leases dropped because their deadline passed */
 	unsigned services;      /* services open after this run */
 	enum http01_mode mode;
-	time_t deadline;        /* latest deadline after this run; 0 = closed */
+	time_t deadline;        /* latest deadline of what is open after this run; 0 = closed */
+	size_t leases_left;     /* leases recorded after this run (open or not) */
 	char chain_list[512];   /* "inet filter input, netdev geo ingress" */
 	bool legacy4, legacy6;  /* iptables-legacy tables present */
 	time_t open_seconds;    /* when the window closed fully: how long it was open */
@@ -27,9 +28,11 @@ struct window_report {
 
 /* Drops expired leases, then makes the kernel hold exactly the rules the leases want:
  * removes our recorded rules (by handle, comment checked) and inserts fresh ones with the
- * current deadlines, all in one atomic batch. Saves the state. Caller holds the lock. */
+ * current deadlines, all in one atomic batch. Saves the state. Caller holds the lock.
+ * Without may_open (close, sweep) it renews only rules that still stand: it never reopens
+ * what someone else closed. */
 int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t now,
-		 struct window_report *rep, struct err *e);
+		 bool may_open, struct window_report *rep, struct err *e);
 
 /* Adds or refreshes a lease: its deadline becomes now + ttl, its services are merged. */
 int window_lease_open(struct state *st, const char *name, unsigned services,

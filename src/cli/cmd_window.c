@@ -185,7 +185,7 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 	if (r == 0)
 		r = window_lease_open(&s.st, a.lease, a.services, a.mode, now, a.ttl, &s.e);
 	if (r == 0)
-		r = window_apply(s.nft, &cli->conf, &s.st, now, &rep, &s.e);
+		r = window_apply(s.nft, &cli->conf, &s.st, now, true, &rep, &s.e);
 	if (r < 0) {
 		r = cli_fail(r, &s.e);
 	} else {
@@ -203,6 +203,12 @@ static void report_closed(const struct window_report *rep, const char *what)
 	if (rep->deadline) {
 		fmt_time(when, sizeof(when), rep->deadline);
 		log_info("%s; the window stays open for other leases until %s", what, when);
+		return;
+	}
+	if (rep->leases_left && rep->vanished) {
+		log_warn("%s; the window stays closed although %zu lease%s remain%s: its rules were "
+			 "removed by someone else ('acmegate open' reopens it)", what, rep->leases_left,
+			 rep->leases_left == 1 ? "" : "s", rep->leases_left == 1 ? "s" : "");
 		return;
 	}
 	log_info("%s; window closed after %lld s: %llu packets passed to tcp/80, %llu challenge "
@@ -271,7 +277,7 @@ int cmd_close(struct cli *cli, int argc, char **argv)
 		} else {
 			snprintf(what, sizeof(what), "no lease '%s' was open", lease);
 		}
-		r = window_apply(s.nft, &cli->conf, &s.st, time(NULL), &rep, &s.e);
+		r = window_apply(s.nft, &cli->conf, &s.st, time(NULL), false, &rep, &s.e);
 	}
 	if (r < 0) {
 		r = cli_fail(r, &s.e);
@@ -301,7 +307,7 @@ int cmd_sweep(struct cli *cli, int argc, char **argv)
 		return 0;
 	}
 	if (r == 0)
-		r = window_apply(s.nft, &cli->conf, &s.st, time(NULL), &rep, &s.e);
+		r = window_apply(s.nft, &cli->conf, &s.st, time(NULL), false, &rep, &s.e);
 	if (r < 0) {
 		r = cli_fail(r, &s.e);
 	} else {

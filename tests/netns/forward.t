@@ -35,7 +35,8 @@ container_up() {
 	ip -n "$CTR" link set eth0 up &&
 	ip -n "$CTR" route add "$SRVGW4/32" dev eth0 &&
 	ip -n "$CTR" route add default via "$SRVGW4" &&
-	world_sysctl "$P" srv net.ipv4.ip_forward=1
+	world_sysctl "$P" srv net.ipv4.ip_forward=1 &&
+	ip -n "$P-rt" route add "$CTR4/32" via "$WORLD_SRV4"
 }
 container_up || tap_skip_all "cannot build the container namespace"
 webroot=$(gate_webroot "$P")
@@ -60,10 +61,10 @@ printf '%s\n' \
 	'}' \
 	'table ip nat {' \
 	'	chain prerouting { type nat hook prerouting priority dstnat; policy accept;' \
-	"		iifname \"eth0\" tcp dport 80 dnat to $CTR4:8080" \
+	"		fib daddr type local tcp dport 80 dnat to $CTR4:8080" \
 	'	}' \
 	'}' | world_exec "$P" srv nft -f - || tap_skip_all "cannot load the ruleset"
-tap_plan 10
+tap_plan 11
 CHP="/.well-known/acme-challenge/$TOKEN"
 CH="http://$WORLD_SRV4$CHP"
 for _ in $(seq 25); do [ "$(fetch "$P" home "$CH")" = "http:200:$TOKEN.keyauth" ] && break; sleep 0.2; done
@@ -83,6 +84,7 @@ tap_like "$out" "inet filter forward" "forward = yes opens the forward chain"
 tap_is "$(fetch "$P" ca "$CH")" "http:200:$TOKEN.keyauth" "the CA reaches the challenge in the container"
 tap_is "$(fetch "$P" ca "http://$WORLD_SRV4/index.html")" reset "other paths are reset before DNAT"
 tap_is "$(fetch "$P" ca "http://$CTR4:8080$CHP")" timeout "the container's own port stays closed"
+tap_is "$(world_tcp_probe "$P" ca "$CTR4" 80)" timeout "routed traffic to port 80 without DNAT stays closed"
 gate "$P" close --lease fwd >/dev/null 2>&1
 tap_is "$(fetch "$P" ca "$CH")" timeout "after close the container is closed again"
 tap_is "$(ruleset "$P")" "$before" "the ruleset is as before"

@@ -16,7 +16,7 @@ world_geoblock "$P"
 webroot=$(gate_webroot "$P")
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 conf=$(gate_conf "$P" ttl=60)
-tap_plan 24
+tap_plan 29
 CH="http://$WORLD_SRV4/.well-known/acme-challenge/$TOKEN"
 before=$(ruleset "$P")
 
@@ -59,6 +59,36 @@ out=$(gate "$P" close --lease f 2>&1); rc=$?
 tap_is "$rc" 0 "close after a flush succeeds"
 tap_like "$out" "already gone" "close says the rules were already gone"
 tap_is "$(world_exec "$P" srv nft list ruleset)" "" "close adds nothing back"
+world_geoblock "$P"
+
+# -- the admin reloads the firewall during a window: close and sweep must not reopen it
+gate "$P" open --lease keep --ttl 60 2>/dev/null
+gate "$P" open --lease brief --ttl 2 2>/dev/null
+world_exec "$P" srv nft flush ruleset
+world_geoblock "$P"
+reloaded=$(ruleset "$P")
+sleep 2.5
+out=$(gate "$P" sweep 2>&1)
+tap_is "$(ruleset "$P")" "$reloaded" "sweep after a reload reopens nothing"
+tap_like "$out" "stays closed" "and says the window stays closed"
+gate "$P" open --lease other --ttl 60 2>/dev/null
+world_exec "$P" srv nft flush ruleset
+world_geoblock "$P"
+gate "$P" close --lease keep >/dev/null 2>&1
+tap_is "$(ruleset "$P")" "$reloaded" "close of another lease after a reload reopens nothing"
+gate "$P" close --all >/dev/null 2>&1
+
+# -- rules and tables that only look like acmegate's are the admin's: never touched
+world_exec "$P" srv nft add rule inet filter input ip saddr 192.0.2.66 drop comment '"acmegate: keep this out"'
+mine=$(ruleset "$P")
+gate "$P" open --lease look 2>/dev/null; gate "$P" close --lease look 2>/dev/null
+tap_is "$(ruleset "$P")" "$mine" "a rule whose comment merely starts with acmegate: survives"
+world_exec "$P" srv nft 'add table inet acmegate; add chain inet acmegate mine { type filter hook input priority 0; }'
+out=$(gate "$P" open --lease clash 2>&1); rc=$?
+tap_like "$rc:$out" "^70:.*table inet acmegate exists" "a foreign table named inet acmegate is refused, not replaced"
+world_exec "$P" srv nft delete table inet acmegate
+gate "$P" close --all >/dev/null 2>&1
+world_exec "$P" srv nft flush ruleset
 world_geoblock "$P"
 
 # -- nothing drops the traffic: open nothing, say so, exit 0

@@ -156,6 +156,20 @@ static void test_comment(void **state)
 	nftnl_rule_free(r);
 }
 
+static void test_comment_is_ours(void **state)
+{
+	(void)state;
+	assert_true(gate_comment_is_ours("acmegate: http-01 until 2027-01-15T08:00:00Z"));
+	assert_true(gate_comment_is_ours("acmegate: dns until 2027-01-15T08:00:00Z"));
+	assert_true(gate_comment_is_ours("acmegate: http-01 path gate until 2027-01-15T08:00:00Z"));
+	assert_true(gate_comment_is_ours("acmegate: trusted source"));
+	assert_false(gate_comment_is_ours("acmegate: keep this host out"));
+	assert_false(gate_comment_is_ours("acmegate: http-01 until tomorrow"));
+	assert_false(gate_comment_is_ours("acmegate: http-01 until 2027-01-15T08:00:00Z and more"));
+	assert_false(gate_comment_is_ours("my acmegate: http-01 until 2027-01-15T08:00:00Z"));
+	assert_false(gate_comment_is_ours(""));
+}
+
 static void test_token_set(void **state)
 {
 	struct nftnl_set *s = gate_set();
@@ -183,6 +197,7 @@ int main(void)
 		cmocka_unit_test(test_path_expect),
 		cmocka_unit_test(test_trusted),
 		cmocka_unit_test(test_comment),
+		cmocka_unit_test(test_comment_is_ours),
 		cmocka_unit_test(test_token_set),
 	};
 
