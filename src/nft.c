@@ -146,9 +146,45 @@ static int comment_cb(const struct nftnl_udata *attr, void *data)
 	return MNL_CB_OK;
 }
 
-static void read_expr(struct nftnl_expr *e, struct rs_rule *out, bool *counted)
+/* What register 1 holds after a load, for reading "meta l4proto tcp" and "th dport 80". */
+enum loaded { LOADED_OTHER, LOADED_L4PROTO, LOADED_DPORT };
+
+static enum loaded read_load(struct nftnl_expr *e, const char *name)
+{
+	if (!strcmp(name, "meta") && nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY) == NFT_META_L4PROTO)
+		return LOADED_L4PROTO;
+	if (!strcmp(name, "payload") &&
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE) == NFT_PAYLOAD_TRANSPORT_HEADER &&
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET) == 2 &&
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN) == 2)
+		return LOADED_DPORT;
+	return LOADED_OTHER;
+}
+
+/* "cmp eq" after such a load narrows what the rule can match; anything else says nothing. */
+static void read_match(struct nftnl_expr *e, enum loaded loaded, struct rs_rule *out)
+{
+	uint32_t len;
+	const uint8_t *d;
+
+	if (nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_OP) != NFT_CMP_EQ ||
+	    nftnl_expr_get_u32(e, NFTNL_EXPR_CMP_SREG) != NFT_REG_1)
+		return;
+	d = nftnl_expr_get(e, NFTNL_EXPR_CMP_DATA, &len);
+	if (loaded == LOADED_L4PROTO && len == 1)
+		out->l4proto = d[0];
+	else if (loaded == LOADED_DPORT && len == 2)
+		out->dport = (d[0] << 8) | d[1];
+}
+
+static void read_expr(struct nftnl_expr *e, struct rs_rule *out, bool *counted,
+		      enum loaded *loaded)
 {
 	const char *name = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+	if (!strcmp(name, "cmp"))
+		read_match(e, *loaded, out);
+	*loaded = read_load(e, name);
 
 	if (!strcmp(name, "immediate") && nftnl_expr_is_set(e, NFTNL_EXPR_IMM_VERDICT)) {
 		int32_t v = (int32_t)nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_VERDICT);
@@ -173,12 +209,13 @@ static void read_exprs(struct nftnl_rule *r, struct rs_rule *out)
 {
 	struct nftnl_expr_iter *it = nftnl_expr_iter_create(r);
 	struct nftnl_expr *e;
+	enum loaded loaded = LOADED_OTHER;
 	bool counted = false;
 
 	if (!it)
 		return;
 	while ((e = nftnl_expr_iter_next(it)))
-		read_expr(e, out, &counted);
+		read_expr(e, out, &counted, &loaded);
 	nftnl_expr_iter_destroy(it);
 }
 

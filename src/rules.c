@@ -196,21 +196,35 @@ static struct nftnl_rule *rule_new(int family, const char *table, const char *ch
 	return r;
 }
 
+/* ct state != invalid */
+static void match_not_invalid(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+	uint32_t invalid = NF_CT_STATE_INVALID_BIT;
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	add(r, e);
+	cmp(r, NFT_CMP_NEQ, &invalid, sizeof(invalid));
+}
+
 struct nftnl_rule *rule_opener(int family, const char *table, const char *chain,
 			       const struct opening *o, time_t deadline, const char *comment,
-			       int original)
+			       unsigned flags)
 {
 	struct nftnl_rule *r = rule_new(family, table, chain);
 
 	if (!r)
 		return NULL;
 	match_before(r, deadline);
-	if (original) {
+	if (flags & OPEN_ORIGINAL_PORT) {
 		match_original_port(r, o);
 		match_dnat(r);
 	} else {
 		match_port(r, o);
 	}
+	if (flags & OPEN_SKIP_INVALID)
+		match_not_invalid(r);
 	counter(r);
 	verdict(r, NF_ACCEPT);
 	set_comment(r, comment);

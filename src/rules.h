@@ -24,11 +24,18 @@ struct opening {
 	uint16_t port;
 };
 
-/* meta time < deadline <l4proto> th dport <port> counter accept, at the head of a foreign chain.
- * With `original`, the port is matched as conntrack's original destination (forward after DNAT). */
+enum {
+	/* forward chains: ct original proto-dst <port> ct status dnat (the port before DNAT) */
+	OPEN_ORIGINAL_PORT = 1 << 0,
+	/* ct state != invalid: leave invalid packets to the chain's own rules */
+	OPEN_SKIP_INVALID = 1 << 1,
+};
+
+/* meta time < deadline meta l4proto P th dport N [ct state != invalid] counter accept,
+ * at the head of a foreign chain. */
 struct nftnl_rule *rule_opener(int family, const char *table, const char *chain,
 			       const struct opening *o, time_t deadline, const char *comment,
-			       int original);
+			       unsigned flags);
 /* The path gate's accept rule for one family: the stream's first data segment (by sequence
  * number), and it starts exactly "GET /.well-known/acme-challenge/<token_len chars> HTTP/1." */
 struct nftnl_rule *rule_path_accept(int nfproto, time_t deadline, unsigned token_len,

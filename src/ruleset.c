@@ -47,6 +47,8 @@ struct rs_rule *ruleset_add_rule(struct ruleset *rs)
 	rs->rules = p;
 	p = &rs->rules[rs->nrules++];
 	memset(p, 0, sizeof(*p));
+	p->l4proto = -1;
+	p->dport = -1;
 	return p;
 }
 
@@ -85,21 +87,33 @@ static struct rs_chain *find_chain(struct ruleset *rs, uint32_t family, const ch
 	return NULL;
 }
 
+/* A rule that names another protocol or port than the traffic's cannot match it. */
+static bool rule_may_match(const struct rs_rule *r, const struct rs_traffic *t)
+{
+	if (r->l4proto >= 0 && r->l4proto != t->l4proto)
+		return false;
+	return r->dport < 0 || t->dport < 0 || r->dport == t->dport;
+}
+
+static bool chain_drops(struct ruleset *rs, struct rs_chain *c, const struct rs_traffic *t);
+
 /* A jump target we cannot see (vanished meanwhile) is assumed to drop: opening too much in
  * our own rules costs nothing, missing a drop costs the validation. */
-static bool rule_drops(struct ruleset *rs, const struct rs_rule *r)
+static bool rule_drops(struct ruleset *rs, const struct rs_rule *r, const struct rs_traffic *t)
 {
 	struct rs_chain *target;
 
+	if (!rule_may_match(r, t))
+		return false;
 	if (r->drops)
 		return true;
 	if (!r->jump[0])
 		return false;
 	target = find_chain(rs, r->family, r->table, r->jump);
-	return !target || ruleset_chain_drops(rs, target);
+	return !target || chain_drops(rs, target, t);
 }
 
-bool ruleset_chain_drops(struct ruleset *rs, struct rs_chain *c)
+static bool chain_drops(struct ruleset *rs, struct rs_chain *c, const struct rs_traffic *t)
 {
 	bool drops;
 
@@ -113,10 +127,18 @@ bool ruleset_chain_drops(struct ruleset *rs, struct rs_chain *c)
 		struct rs_rule *r = &rs->rules[i];
 
 		if (r->family == c->family && !strcmp(r->table, c->table) && !strcmp(r->chain, c->name))
-			drops = rule_drops(rs, r);
+			drops = rule_drops(rs, r, t);
 	}
 	c->drops = drops;
 	return drops;
+}
+
+bool ruleset_chain_drops(struct ruleset *rs, struct rs_chain *c, const struct rs_traffic *t)
+{
+	/* the memo holds for one question at a time */
+	for (size_t i = 0; i < rs->nchains; i++)
+		rs->chains[i].drops = -1;
+	return chain_drops(rs, c, t);
 }
 
 bool hook_is_forward(uint32_t family, uint32_t hooknum)

@@ -27,6 +27,8 @@ struct rs_rule {
 	bool drops;                /* drop, reject, queue or a verdict map */
 	char jump[NAME_MAX_NFT];   /* target of jump/goto, empty if none */
 	char comment[260];
+	int l4proto;               /* the rule matches only this layer-4 protocol; -1: any */
+	int dport;                 /* only this destination port; -1: any */
 	uint64_t packets, bytes;   /* first counter expression */
 	bool claimed;              /* window.c: matched to a recorded rule */
 };
@@ -48,9 +50,16 @@ void ruleset_reset_chains(struct ruleset *rs);
 
 struct rs_rule *ruleset_find_rule(const struct ruleset *rs, uint32_t family, const char *table,
 				  const char *chain, uint64_t handle);
-/* Whether packets in this chain can end in a drop: policy, a dropping rule, or a jump to a
- * chain that can drop. */
-bool ruleset_chain_drops(struct ruleset *rs, struct rs_chain *c);
+/* What a chain is asked about: a layer-4 protocol and destination port (-1: any port, for
+ * chains that see a port rewritten by DNAT). */
+struct rs_traffic {
+	int l4proto;
+	int dport;
+};
+
+/* Whether such packets in this chain can end in a drop: the policy, a drop/reject/queue or
+ * verdict map rule that can match them, or a jump to a chain that can drop them. */
+bool ruleset_chain_drops(struct ruleset *rs, struct rs_chain *c, const struct rs_traffic *t);
 
 /* Hooks that see inbound traffic for this family (forward only when asked). */
 bool hook_is_inbound(uint32_t family, uint32_t hooknum, bool forward);

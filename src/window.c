@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,17 +300,45 @@ static int plan_path_gate(struct plan *p, const struct conf *c, time_t deadline)
 	return r;
 }
 
-static bool is_target(struct ruleset *rs, struct rs_chain *ch, const struct conf *c)
+/* A filter base chain of another table on a hook that sees inbound (or forwarded) traffic. */
+static bool is_candidate(const struct rs_chain *ch, bool forward)
 {
 	return ch->base && !strcmp(ch->type, "filter") && !is_gate_table(ch->family, ch->table) &&
-	       hook_is_inbound(ch->family, ch->hooknum, c->forward) && ruleset_chain_drops(rs, ch);
+	       hook_is_inbound(ch->family, ch->hooknum, forward);
 }
 
-static int plan_openers_in(struct plan *p, const struct rs_chain *ch, const struct want *w)
+/* Forward chains see the port after DNAT rewrote it: ask about the protocol only. */
+static bool chain_drops_opening(struct ruleset *rs, struct rs_chain *ch, const struct opening *o)
+{
+	struct rs_traffic t = { .l4proto = o->l4proto, .dport = o->port };
+
+	if (hook_is_forward(ch->family, ch->hooknum))
+		t.dport = -1;
+	return ruleset_chain_drops(rs, ch, &t);
+}
+
+/* Conntrack has looked at the packet: an opener can leave invalid packets to the chain's own
+ * rules (ingress and raw-priority chains come before conntrack). */
+static unsigned opener_flags(const struct rs_chain *ch)
+{
+	unsigned flags = 0;
+
+	if (hook_is_forward(ch->family, ch->hooknum))
+		flags |= OPEN_ORIGINAL_PORT;
+	if (ch->family != NFPROTO_NETDEV && ch->hooknum != NF_INET_INGRESS &&
+	    ch->prio > NF_IP_PRI_CONNTRACK)
+		flags |= OPEN_SKIP_INVALID;
+	return flags;
+}
+
+/* Inserts, at the head of the chain, one opener per wanted opening the chain can drop;
+ * returns how many, or -errno. */
+static int plan_openers_in(struct plan *p, struct ruleset *rs, struct rs_chain *ch,
+			   const struct want *w, struct window_report *rep)
 {
 	struct rec_rule rec = { .family = ch->family };
 	char comment[128], desc[200];
-	int original = hook_is_forward(ch->family, ch->hooknum), r;
+	int n = 0, r;
 
 	snprintf(rec.table, sizeof(rec.table), "%s", ch->table);
 	snprintf(rec.chain, sizeof(rec.chain), "%s", ch->name);
@@ -320,16 +349,20 @@ static int plan_openers_in(struct plan *p, const struct rs_chain *ch, const stru
 		gate_comment(comment, sizeof(comment), svc_name(services[s].svc), w->deadline[s]);
 		rec.kind = services[s].kind;
 		for (size_t i = 0; i < services[s].nopen; i++) {
-			struct nftnl_rule *rule = rule_opener((int)ch->family, ch->table, ch->name,
-							      &services[s].open[i], w->deadline[s],
-							      comment, original);
+			const struct opening *o = &services[s].open[i];
 
-			r = plan_record(p, nft_batch_insert_rule(p->b, rule, desc), &rec);
+			if (!chain_drops_opening(rs, ch, o))
+				continue;
+			r = plan_record(p, nft_batch_insert_rule(p->b, rule_opener((int)ch->family,
+					ch->table, ch->name, o, w->deadline[s], comment,
+					opener_flags(ch)), desc), &rec);
 			if (r < 0)
 				return r;
+			rep->services |= services[s].svc;
+			n++;
 		}
 	}
-	return 0;
+	return n;
 }
 
 static void note_chain(struct window_report *rep, const struct rs_chain *ch)
@@ -338,6 +371,15 @@ static void note_chain(struct window_report *rep, const struct rs_chain *ch)
 
 	snprintf(rep->chain_list + len, sizeof(rep->chain_list) - len, "%s%s %s %s",
 		 len ? ", " : "", family_name(ch->family), ch->table, ch->name);
+}
+
+static bool drops_any_wanted(struct ruleset *rs, struct rs_chain *ch, const struct want *w)
+{
+	for (size_t s = 0; s < NSERVICES; s++)
+		for (size_t i = 0; w->deadline[s] && i < services[s].nopen; i++)
+			if (chain_drops_opening(rs, ch, &services[s].open[i]))
+				return true;
+	return false;
 }
 
 /* close and sweep (!may_open) only renew rules that still stand: a window whose rules someone
@@ -352,16 +394,18 @@ static int plan_openers(struct plan *p, struct ruleset *rs, const struct conf *c
 
 		if (!may_open && !chain_holds_ours(rs, ch))
 			continue;
-		if (!c->forward && ch->base && hook_is_forward(ch->family, ch->hooknum) &&
-		    !is_gate_table(ch->family, ch->table) && ruleset_chain_drops(rs, ch))
+		if (!c->forward && hook_is_forward(ch->family, ch->hooknum) && is_candidate(ch, true) &&
+		    drops_any_wanted(rs, ch, w))
 			rep->forward_skipped++;
-		if (!is_target(rs, ch, c))
+		if (!is_candidate(ch, c->forward))
 			continue;
-		r = plan_openers_in(p, ch, w);
+		r = plan_openers_in(p, rs, ch, w, rep);
 		if (r < 0)
 			return r;
-		rep->chains++;
-		note_chain(rep, ch);
+		if (r > 0) {
+			rep->chains++;
+			note_chain(rep, ch);
+		}
 	}
 	return 0;
 }
@@ -382,8 +426,8 @@ static int plan_build(struct plan *p, struct ruleset *rs, const struct conf *c,
 	if ((r = plan_drop_gate_table(p, rs)) < 0 ||
 	    (r = plan_openers(p, rs, c, &w, may_open, rep)) < 0)
 		return r;
-	/* Nothing drops the traffic: it already reaches us, so there is nothing to gate. */
-	if (rep->chains && w.deadline[0] && w.mode == HTTP01_PATH)
+	/* Nothing drops tcp/80: the world already reaches it, and there is nothing to gate. */
+	if ((rep->services & SVC_HTTP01) && w.deadline[0] && w.mode == HTTP01_PATH)
 		r = plan_path_gate(p, c, w.deadline[0]);
 	return r;
 }
@@ -489,12 +533,9 @@ int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t n
 	}
 	if (r < 0)
 		return r;
-	for (size_t s = 0; s < NSERVICES; s++) {
-		if (w.deadline[s] && rep->chains)
-			rep->services |= services[s].svc;
-		if (w.deadline[s] > rep->deadline && rep->chains)
+	for (size_t s = 0; s < NSERVICES; s++)
+		if ((rep->services & services[s].svc) && w.deadline[s] > rep->deadline)
 			rep->deadline = w.deadline[s];
-	}
 	rep->leases_left = st->nleases;
 	rep->mode = w.mode;
 	rep->legacy4 = legacy_tables("/proc/net/ip_tables_names");

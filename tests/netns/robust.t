@@ -16,7 +16,7 @@ world_geoblock "$P"
 webroot=$(gate_webroot "$P")
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 conf=$(gate_conf "$P" ttl=60)
-tap_plan 29
+tap_plan 31
 CH="http://$WORLD_SRV4/.well-known/acme-challenge/$TOKEN"
 before=$(ruleset "$P")
 
@@ -98,6 +98,14 @@ tap_is "$rc" 0 "open with no dropping chain exits 0"
 tap_like "$out" "nothing to open" "and says there is nothing to open"
 tap_is "$(world_exec "$P" srv nft list ruleset)" "" "and opens nothing"
 gate "$P" close --lease none 2>/dev/null
+# a chain that drops only another port does not drop the challenge: the public site stays whole
+world_exec "$P" srv nft 'add table inet only22; add chain inet only22 in { type filter hook input priority 0; policy accept; }; add rule inet only22 in tcp dport 22 drop'
+out=$(gate "$P" open --lease p22 2>&1)
+tap_like "$out" "nothing to open" "a chain dropping only tcp/22 needs no window for tcp/80"
+tap_is "$(fetch "$P" ca "http://$WORLD_SRV4/index.html")" "http:200:private page" \
+	"and the public site is not put behind the path gate"
+gate "$P" close --lease p22 2>/dev/null
+world_exec "$P" srv nft flush ruleset
 world_geoblock "$P"
 
 # -- no CAP_NET_ADMIN (as nobody, with a state dir it may write)

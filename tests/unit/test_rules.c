@@ -72,7 +72,7 @@ static void test_opener_inet(void **state)
 	const struct opening o = { IPPROTO_TCP, 80 };
 
 	(void)state;
-	assert_golden(rule_opener(NFPROTO_INET, "filter", "input", &o, DEADLINE, "acmegate: x", 0),
+	assert_golden(rule_opener(NFPROTO_INET, "filter", "input", &o, DEADLINE, "acmegate: x", OPEN_SKIP_INVALID),
 		      "opener-inet-tcp80");
 }
 
@@ -90,7 +90,8 @@ static void test_opener_forward(void **state)
 	const struct opening o = { IPPROTO_TCP, 80 };
 
 	(void)state;
-	assert_golden(rule_opener(NFPROTO_INET, "filter", "forwarding", &o, DEADLINE, "acmegate: x", 1),
+	assert_golden(rule_opener(NFPROTO_INET, "filter", "forwarding", &o, DEADLINE, "acmegate: x",
+				  OPEN_ORIGINAL_PORT | OPEN_SKIP_INVALID),
 		      "opener-forward-tcp80");
 }
 

@@ -11,6 +11,8 @@
 #include <string.h>
 #include "ruleset.h"
 
+static const struct rs_traffic http = { .l4proto = 6, .dport = 80 };
+
 static struct rs_chain *chain(struct ruleset *rs, const char *name, bool base, uint32_t policy)
 {
 	struct rs_chain *c = ruleset_add_chain(rs);
@@ -36,6 +38,28 @@ static void rule(struct ruleset *rs, const char *chain_name, bool drops, const c
 	snprintf(r->jump, sizeof(r->jump), "%s", jump ? jump : "");
 }
 
+/* tcp dport 22 drop cannot drop tcp/80; a jump for udp cannot either */
+static void test_ports(void **state)
+{
+	struct ruleset rs = { 0 };
+	const struct rs_traffic any_port = { .l4proto = 6, .dport = -1 };
+
+	(void)state;
+	chain(&rs, "input", true, NF_ACCEPT);
+	chain(&rs, "sub", false, 0);
+	rule(&rs, "input", true, NULL);
+	rs.rules[0].l4proto = 6;
+	rs.rules[0].dport = 22;
+	rule(&rs, "input", false, "sub");
+	rs.rules[1].l4proto = 17;
+	rule(&rs, "sub", true, NULL);
+	assert_false(ruleset_chain_drops(&rs, &rs.chains[0], &http));
+	assert_true(ruleset_chain_drops(&rs, &rs.chains[0], &any_port));
+	rs.rules[0].dport = 80;
+	assert_true(ruleset_chain_drops(&rs, &rs.chains[0], &http));
+	ruleset_free(&rs);
+}
+
 static void test_policy(void **state)
 {
 	struct ruleset rs = { 0 };
@@ -44,8 +68,8 @@ static void test_policy(void **state)
 	chain(&rs, "input", true, NF_DROP);
 	chain(&rs, "open", true, NF_ACCEPT);
 	rule(&rs, "open", false, NULL);
-	assert_true(ruleset_chain_drops(&rs, &rs.chains[0]));
-	assert_false(ruleset_chain_drops(&rs, &rs.chains[1]));
+	assert_true(ruleset_chain_drops(&rs, &rs.chains[0], &http));
+	assert_false(ruleset_chain_drops(&rs, &rs.chains[1], &http));
 	ruleset_free(&rs);
 }
 
@@ -64,8 +88,8 @@ static void test_jumps(void **state)
 	rule(&rs, "deeper", true, NULL);
 	rule(&rs, "input2", false, "harmless");
 	rule(&rs, "harmless", false, NULL);
-	assert_true(ruleset_chain_drops(&rs, &rs.chains[0]));
-	assert_false(ruleset_chain_drops(&rs, &rs.chains[4]));
+	assert_true(ruleset_chain_drops(&rs, &rs.chains[0], &http));
+	assert_false(ruleset_chain_drops(&rs, &rs.chains[4], &http));
 	ruleset_free(&rs);
 }
 
@@ -76,7 +100,7 @@ static void test_missing_target_counts_as_drop(void **state)
 	(void)state;
 	chain(&rs, "input", true, NF_ACCEPT);
 	rule(&rs, "input", false, "vanished");
-	assert_true(ruleset_chain_drops(&rs, &rs.chains[0]));
+	assert_true(ruleset_chain_drops(&rs, &rs.chains[0], &http));
 	ruleset_free(&rs);
 }
 
@@ -102,6 +126,7 @@ int main(void)
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_jumps),
 		cmocka_unit_test(test_missing_target_counts_as_drop),
+		cmocka_unit_test(test_ports),
 		cmocka_unit_test(test_hooks),
 	};
 
