@@ -1,6 +1,9 @@
 /* conf.c: strict INI reader for acmegate.conf (inih); no privilege needed, called by every command. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <linux/netfilter.h>
 #include <ini.h>
 #include <stdio.h>
@@ -16,6 +19,7 @@
  * so messages are kept without it and prefixed with file:line afterwards. */
 struct parse_ctx {
 	struct conf *conf;
+	unsigned seen;             /* bit per entry of keys[]: each key once */
 	char msg[ERR_MSG_MAX - PATH_MAX / 16];
 	int failed;
 };
@@ -156,9 +160,23 @@ static unsigned parse_services(const char *value)
 	return set;
 }
 
+/* User text in a message: control bytes and non-ASCII become '?', long text is cut. */
+static const char *printable(const char *in, char *out, size_t len)
+{
+	size_t i = 0;
+
+	for (; in[i] && i + 1 < len; i++)
+		out[i] = (in[i] >= 0x20 && in[i] < 0x7f) ? in[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
 static int bad(struct parse_ctx *p, const char *key, const char *value, const char *want)
 {
-	snprintf(p->msg, sizeof(p->msg), "bad value '%s' for key '%s': expected %s", value, key, want);
+	char shown[64];
+
+	snprintf(p->msg, sizeof(p->msg), "bad value '%s' for key '%s': expected %s",
+		 printable(value, shown, sizeof(shown)), key, want);
 	p->failed = 1;
 	return 0;
 }
@@ -201,7 +219,7 @@ static int set_gate_key(struct parse_ctx *p, const char *key, const char *value)
 	if (!strcmp(key, "http01_mode"))
 		return mode_from_name(value, &c->http01_mode) ? bad(p, key, value, "'path' or 'port'") : 1;
 	if (!strcmp(key, "forward"))
-		return parse_bool(value, &c->forward) ? bad(p, key, value, "yes or no") : 1;
+		return parse_bool(value, &c->forward) ? bad(p, key, value, "yes or no (or true/false, 1/0)") : 1;
 	if (!strcmp(key, "challenges")) {
 		svc = parse_services(value);
 		if (!svc)
@@ -217,8 +235,36 @@ static int set_gate_key(struct parse_ctx *p, const char *key, const char *value)
 		snprintf(c->state_dir, sizeof(c->state_dir), "%s", value);
 		return 1;
 	}
-	snprintf(p->msg, sizeof(p->msg), "unknown key '%s' in [gate]; see acmegate.conf(5)", key);
-	p->failed = 1;
+	return 0;
+}
+
+static const char *const keys[] = { "challenges", "ttl", "max_ttl", "http01_mode",
+				    "trusted_sources", "token_length", "forward", "state_dir" };
+
+/* Each key once, known, and without a '#' comment behind its value (inih only knows ';'). */
+static int check_key(struct parse_ctx *p, const char *key, const char *value)
+{
+	char shown[64];
+	const char *hash = strchr(value, '#');
+
+	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (strcmp(key, keys[i]))
+			continue;
+		if (p->seen & (1u << i)) {
+			snprintf(p->msg, sizeof(p->msg), "key '%s' is given twice (an indented line would "
+				 "continue the previous one); give each key once", key);
+			return 0;
+		}
+		p->seen |= 1u << i;
+		if (hash && hash > value && (hash[-1] == ' ' || hash[-1] == '\t')) {
+			snprintf(p->msg, sizeof(p->msg), "'#' after the value of '%s': a comment after a "
+				 "value starts with ';'", key);
+			return 0;
+		}
+		return 1;
+	}
+	snprintf(p->msg, sizeof(p->msg), "unknown key '%s' in [gate]; see acmegate.conf(5)",
+		 printable(key, shown, sizeof(shown)));
 	return 0;
 }
 
@@ -229,12 +275,18 @@ static int handler(void *user, const char *section, const char *key, const char 
 	if (p->failed)
 		return 0;
 	if (strcmp(section, "gate") != 0) {
+		char k[64], sec[64];
+
 		snprintf(p->msg, sizeof(p->msg), "key '%s' is outside section [gate] (found in '[%s]')",
-			 key, section);
+			 printable(key, k, sizeof(k)), printable(section, sec, sizeof(sec)));
 		p->failed = 1;
 		return 0;
 	}
-	return set_gate_key(p, key, value);
+	if (!check_key(p, key, value) || !set_gate_key(p, key, value)) {
+		p->failed = 1;
+		return 0;
+	}
+	return 1;
 }
 
 static int conf_validate(const struct conf *c, struct err *e)
@@ -244,22 +296,72 @@ static int conf_validate(const struct conf *c, struct err *e)
 	return 0;
 }
 
+/* inih splits lines longer than its buffer and would read the rest as a new line. */
+#define LINE_MAX_INI 199
+#define CONF_SIZE_MAX 65536
+
+static int check_lines(const char *path, const char *text, struct err *e)
+{
+	int line = 1;
+
+	for (const char *p = text; *p; line++) {
+		size_t n = strcspn(p, "\n");
+
+		if (n > LINE_MAX_INI)
+			return err_set(e, -EINVAL, "%s:%d: line longer than %d characters; split the list "
+				       "or shorten it", path, line, LINE_MAX_INI);
+		p += n + (p[n] == '\n');
+	}
+	return 0;
+}
+
+/* The whole file as a string: a regular file of at most CONF_SIZE_MAX bytes, no NUL. */
+static int read_conf(const char *path, char **ret, struct err *e)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONF_SIZE_MAX) {
+		close(fd);
+		return err_set(e, -EINVAL, "%s: not a regular file of at most %d bytes", path, CONF_SIZE_MAX);
+	}
+	buf = calloc(1, (size_t)st.st_size + 1);
+	n = buf ? read(fd, buf, (size_t)st.st_size) : -1;
+	close(fd);
+	if (n != st.st_size || memchr(buf, '\0', (size_t)n))
+		r = err_set(e, -EINVAL, "%s: cannot read it as a text file", path);
+	if (r < 0)
+		free(buf);
+	else
+		*ret = buf;
+	return r;
+}
+
 int conf_load(struct conf *c, const char *path, bool required, struct err *e)
 {
 	struct parse_ctx p = { .conf = c };
-	FILE *f;
+	char *text = NULL;
 	int r;
 
 	conf_defaults(c);
 	snprintf(c->path, sizeof(c->path), "%s", path);
-	f = fopen(path, "re");
-	if (!f) {
-		if (errno == ENOENT && !required)
-			return 0;
-		return err_set(e, -errno, "%s: cannot read config: %s", path, strerror(errno));
-	}
-	r = ini_parse_file(f, handler, &p);
-	fclose(f);
+	r = read_conf(path, &text, e);
+	if (r == -ENOENT && !required)
+		return 0;
+	if (r < 0 && !text && r != -EINVAL)
+		return err_set(e, r, "%s: cannot read config: %s", path, strerror(-r));
+	if (r < 0)
+		return r;
+	r = check_lines(path, text, e);
+	if (r == 0)
+		r = ini_parse_string(text, handler, &p);
+	free(text);
+	if (r < 0)
+		return r;
 	if (p.failed)
 		return err_set(e, -EINVAL, "%s:%d: %s", path, r, p.msg);
 	if (r != 0)

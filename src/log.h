@@ -7,8 +7,13 @@
 #define ERR_MSG_MAX 512
 
 /* Library code returns -errno and says why here; callers print it once. */
+/* Where a failure happened, when the errno alone cannot tell (EPERM from netlink is a missing
+ * capability; from the state directory it is an immutable or foreign file). */
+enum err_kind { ERR_KIND_NFT = 0, ERR_KIND_STATE = 1 };
+
 struct err {
 	char msg[ERR_MSG_MAX];
+	enum err_kind kind;
 };
 
 /* Records a message (printf-style) and returns -abs(code), so `return err_set(e, -EINVAL, …)`. */

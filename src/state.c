@@ -13,6 +13,10 @@
 #define STATE_FILE "state"
 #define STATE_MAGIC "acmegate-state 1"
 
+/* err_set for the state directory: the command maps these to exit code 74 (75 for the lock). */
+#define state_err(e, code, ...) ((e) ? (void)((e)->kind = ERR_KIND_STATE) : (void)0, \
+				 err_set((e), (code), __VA_ARGS__))
+
 static const char *const kind_names[KIND_COUNT] = {
 	"open-http-01", "open-tls-alpn-01", "open-dns", "path-accept", "path-reset", "path-trusted", "path-expect",
 };
@@ -43,7 +47,7 @@ static int ensure_dir(const char *dir, struct err *e)
 {
 	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
 		return 0;
-	return err_set(e, -errno, "%s: cannot create the state directory: %s", dir, strerror(errno));
+	return state_err(e, -errno, "%s: cannot create the state directory: %s", dir, strerror(errno));
 }
 
 int state_lock(const char *dir, unsigned timeout_s, struct err *e)
@@ -56,7 +60,7 @@ int state_lock(const char *dir, unsigned timeout_s, struct err *e)
 	snprintf(path, sizeof(path), "%s/lock", dir);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return err_set(e, -errno, "%s: cannot open the lock: %s", path, strerror(errno));
+		return state_err(e, -errno, "%s: cannot open the lock: %s", path, strerror(errno));
 	for (unsigned i = 0; i <= timeout_s * 20; i++) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 			return fd;
@@ -67,9 +71,9 @@ int state_lock(const char *dir, unsigned timeout_s, struct err *e)
 	r = -errno;
 	close(fd);
 	if (r == -EWOULDBLOCK)
-		return err_set(e, -ETIMEDOUT, "%s: another acmegate still holds the lock after %us",
+		return state_err(e, -ETIMEDOUT, "%s: another acmegate still holds the lock after %us",
 			       path, timeout_s);
-	return err_set(e, r, "%s: cannot lock: %s", path, strerror(-r));
+	return state_err(e, r, "%s: cannot lock: %s", path, strerror(-r));
 }
 
 void state_unlock(int fd)
@@ -193,7 +197,7 @@ int state_load(const char *dir, struct state *st, struct err *e)
 	snprintf(path, sizeof(path), "%s/" STATE_FILE, dir);
 	f = fopen(path, "re");
 	if (!f)
-		return errno == ENOENT ? 0 : err_set(e, -errno, "%s: %s", path, strerror(errno));
+		return errno == ENOENT ? 0 : state_err(e, -errno, "%s: %s", path, strerror(errno));
 	if (!fgets(line, sizeof(line), f) || strncmp(line, STATE_MAGIC, strlen(STATE_MAGIC)) != 0)
 		r = -EBADMSG;
 	while (r == 0 && fgets(line, sizeof(line), f)) {
@@ -203,7 +207,7 @@ int state_load(const char *dir, struct state *st, struct err *e)
 	fclose(f);
 	if (r < 0) {
 		state_free(st);
-		return err_set(e, r, "%s:%d: the state file is damaged; remove it and run "
+		return state_err(e, r, "%s:%d: the state file is damaged; remove it and run "
 			       "'acmegate close --all' to clean up", path, lineno);
 	}
 	return 0;
@@ -243,12 +247,12 @@ int state_save(const char *dir, const struct state *st, struct err *e)
 	snprintf(tmp, sizeof(tmp), "%s/." STATE_FILE ".XXXXXX", dir);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
-		return err_set(e, -errno, "%s: cannot write state: %s", dir, strerror(errno));
+		return state_err(e, -errno, "%s: cannot write state: %s", dir, strerror(errno));
 	f = fdopen(fd, "w");
 	if (!f) {
 		close(fd);
 		unlink(tmp);
-		return err_set(e, -errno, "%s: cannot write state: %s", tmp, strerror(errno));
+		return state_err(e, -errno, "%s: cannot write state: %s", tmp, strerror(errno));
 	}
 	write_state(f, st);
 	int bad = fflush(f) != 0 || fsync(fd) != 0;
@@ -258,7 +262,7 @@ int state_save(const char *dir, const struct state *st, struct err *e)
 		int r = errno ? -errno : -EIO;
 
 		unlink(tmp);
-		return err_set(e, r, "%s: cannot write state: %s", path, strerror(-r));
+		return state_err(e, r, "%s: cannot write state: %s", path, strerror(-r));
 	}
 	return 0;
 }

@@ -1,8 +1,24 @@
 /* cmd_config.c: `check-config`: validates the configuration without acting; no privilege. */
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+
+static void print_trusted(const struct conf *c)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	printf("  trusted_sources =");
+	for (size_t i = 0; i < c->ntrusted; i++) {
+		const struct cidr *t = &c->trusted[i];
+
+		inet_ntop(t->family == NFPROTO_IPV4 ? AF_INET : AF_INET6, t->addr, addr, sizeof(addr));
+		printf("%s %s/%u", i ? "," : "", addr, t->plen);
+	}
+	printf("\n");
+}
 
 int cmd_check_config(struct cli *cli, int argc, char **argv)
 {
@@ -28,5 +44,6 @@ int cmd_check_config(struct cli *cli, int argc, char **argv)
 	       "  token_length = %u\n  forward = %s\n  state_dir = %s\n", svcs, cli->conf.ttl,
 	       cli->conf.max_ttl, mode_name(cli->conf.http01_mode), cli->conf.token_length,
 	       cli->conf.forward ? "yes" : "no", cli->conf.state_dir);
+	print_trusted(&cli->conf);
 	return 0;
 }

@@ -86,8 +86,11 @@ static void print_text(const struct view *v)
 	for (size_t i = 0; i < v->st.nleases; i++)
 		if (v->st.leases[i].deadline > last)
 			last = v->st.leases[i].deadline;
-	if (last > v->now)
+	if (last > v->now && v->st.nrules)
 		printf("window: open, %lld s left\n", (long long)(last - v->now));
+	else if (last > v->now)
+		printf("window: closed: %zu lease%s recorded, but no rule is open (no chain drops the "
+		       "traffic, or someone removed the rules)\n", v->st.nleases, v->st.nleases == 1 ? "" : "s");
 	else
 		printf("window: closed\n");
 	print_leases(v);
@@ -153,7 +156,7 @@ static int print_json(const struct view *v)
 int cmd_status(struct cli *cli, int argc, char **argv)
 {
 	struct view v;
-	struct err e = { { 0 } };
+	struct err e = { .kind = ERR_KIND_NFT };
 	bool json = argc == 2 && !strcmp(argv[1], "--json");
 	int r;
 

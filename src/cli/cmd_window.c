@@ -227,14 +227,16 @@ static int parse_close_args(int argc, char **argv, const char **lease, bool *all
 		{ "lease", required_argument, NULL, 'l' }, { "all", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' }, { 0 }
 	};
+	bool named = false;
 	int o;
 
 	*lease = DEFAULT_LEASE;
 	*all = false;
 	while ((o = getopt_long(argc, argv, "l:ah", opts, NULL)) != -1) {
-		if (o == 'l')
+		if (o == 'l') {
 			*lease = optarg;
-		else if (o == 'a')
+			named = true;
+		} else if (o == 'a')
 			*all = true;
 		else if (o == 'h') {
 			printf("Usage: acmegate close [--lease NAME | --all]\n");
@@ -244,6 +246,10 @@ static int parse_close_args(int argc, char **argv, const char **lease, bool *all
 	}
 	if (optind < argc) {
 		cli_usage_error("close", "unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (*all && named) {
+		cli_usage_error("close", "--all and --lease exclude each other");
 		return EXIT_USAGE;
 	}
 	if (!*all && !lease_name_valid(*lease)) {
@@ -270,7 +276,7 @@ int cmd_close(struct cli *cli, int argc, char **argv)
 	r = session_begin(&s, &cli->conf);
 	if (r == 0) {
 		if (all) {
-			snprintf(what, sizeof(what), "closed all %zu leases", s.st.nleases);
+			snprintf(what, sizeof(what), "closed all leases (%zu)", s.st.nleases);
 			s.st.nleases = 0;
 		} else if (window_lease_close(&s.st, lease) == 0) {
 			snprintf(what, sizeof(what), "closed lease '%s'", lease);

@@ -52,7 +52,7 @@ void cli_usage_error(const char *cmd, const char *fmt, ...)
 
 int cli_load_conf(struct cli *cli)
 {
-	struct err e = { { 0 } };
+	struct err e = { .kind = ERR_KIND_NFT };
 	int r = conf_load(&cli->conf, cli->conf_path, cli->conf_required, &e);
 
 	if (r < 0) {
@@ -64,28 +64,23 @@ int cli_load_conf(struct cli *cli)
 
 int cli_fail(int r, const struct err *e)
 {
+	if (e->kind == ERR_KIND_STATE) {
+		log_error("%s%s", e->msg, r == -ETIMEDOUT ? "; try again" : "");
+		return r == -ETIMEDOUT ? EXIT_LOCKED : EXIT_STATE;
+	}
 	switch (-r) {
 	case EPERM:
 		log_error("%s (acmegate needs CAP_NET_ADMIN: run it as root); nothing was changed", e->msg);
 		return EXIT_NOPERM;
-	case EACCES:
+	case EACCES:  /* a table owned by another process */
 		log_error("%s; nothing was changed", e->msg);
-		return EXIT_NOPERM;
+		return EXIT_KERNEL;
 	case EPROTONOSUPPORT:
 	case EAFNOSUPPORT:
 	case EOPNOTSUPP:
 		log_error("%s (is nf_tables available in this kernel? try 'modprobe nf_tables'); "
 			  "nothing was changed", e->msg);
 		return EXIT_UNAVAILABLE;
-	case ETIMEDOUT:
-		log_error("%s; try again", e->msg);
-		return EXIT_LOCKED;
-	case EBADMSG:
-	case EROFS:
-	case ENOSPC:
-	case ENOTDIR:
-		log_error("%s", e->msg);
-		return EXIT_STATE;
 	default:
 		log_error("%s; nothing was changed", e->msg);
 		return EXIT_KERNEL;

@@ -16,7 +16,7 @@ world_geoblock "$P"
 webroot=$(gate_webroot "$P")
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 conf=$(gate_conf "$P" ttl=60)
-tap_plan 31
+tap_plan 33
 CH="http://$WORLD_SRV4/.well-known/acme-challenge/$TOKEN"
 before=$(ruleset "$P")
 
@@ -129,6 +129,11 @@ tap_like "$rc:$out" "^64:.*unknown challenge 'smtp'" "an unknown challenge exits
 printf '[gate]\nttl = 60\nopen_everything = yes\n' >"$conf.bad"
 out=$(world_exec "$P" srv "$ACMEGATE_BIN" -c "$conf.bad" open 2>&1); rc=$?
 tap_like "$rc:$out" "^78:.*$conf.bad:3: unknown key 'open_everything'" "a bad config exits 78 with file:line"
+out=$(gate "$P" close --all --lease x 2>&1); rc=$?
+tap_is "$rc" 64 "close --all with --lease exits 64"
+printf '[gate]\nstate_dir = /nonexistent/deeper/state\n' >"$conf.nostate"
+out=$(world_exec "$P" srv "$ACMEGATE_BIN" -c "$conf.nostate" open 2>&1); rc=$?
+tap_like "$rc:$out" "^74:.*/nonexistent/deeper/state" "an unusable state directory exits 74 and names it"
 tap_is "$(ruleset "$P")" "$before" "bad input opened nothing"
 
 # -- rules in iptables-legacy tables cannot be seen through: warn loudly

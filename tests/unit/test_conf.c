@@ -98,6 +98,26 @@ static void test_bad(void **state)
 	assert_error("[other]\nttl = 5\n", "2:", "outside section [gate]");
 	assert_error("ttl = 5\n", "1:", "outside section [gate]");
 	assert_error("[gate]\nthis line has no equals sign\n", "2:", "syntax error");
+	assert_error("[gate]\nttl = 60\nttl = 70\n", "3:", "given twice");
+	assert_error("[gate]\nttl = 600\n  5\n", "3:", "given twice");
+	assert_error("[gate]\nttl = 30 # half a minute\n", "2:", "starts with ';'");
+	assert_error("[gate]\nttl = \x01\x02\n", "2:", "'?" "?'");
+	{
+		char text[400];
+
+		snprintf(text, sizeof(text), "[gate]\n# %0250d\nhttp01_mode = port\n", 0);
+		assert_error(text, "2:", "longer than 199");
+	}
+}
+
+static void test_not_a_file(void **state)
+{
+	struct conf c;
+	struct err e = { .kind = ERR_KIND_NFT };
+
+	(void)state;
+	assert_int_equal(conf_load(&c, "/tmp", true, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "not a regular file"));
 }
 
 static void test_cross_field(void **state)
@@ -133,6 +153,7 @@ int main(void)
 		cmocka_unit_test(test_good),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_cross_field),
+		cmocka_unit_test(test_not_a_file),
 		cmocka_unit_test(test_names),
 	};
 
