@@ -81,7 +81,9 @@ install: $(B)/acmegate
 	install -D -m 0755 hooks/certbot/pre $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/pre
 	install -D -m 0755 hooks/certbot/post $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/post
 	install -D -m 0644 conf/acmegate.conf $(DESTDIR)$(SYSCONFDIR)/acmegate/acmegate.conf.example
-	install -D -m 0644 systemd/acmegate-sweep.service $(DESTDIR)$(SYSTEMDUNITDIR)/acmegate-sweep.service
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed 's|/usr/sbin/acmegate|$(SBINDIR)/acmegate|' systemd/acmegate-sweep.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/acmegate-sweep.service
 	install -D -m 0644 systemd/acmegate-sweep.timer $(DESTDIR)$(SYSTEMDUNITDIR)/acmegate-sweep.timer
 	install -D -m 0644 man/acmegate.8 $(DESTDIR)$(MANDIR)/man8/acmegate.8
 	install -D -m 0644 man/acmegate.conf.5 $(DESTDIR)$(MANDIR)/man5/acmegate.conf.5

@@ -17,8 +17,10 @@ for f in usr/sbin/acmegate usr/lib/acmegate/hooks/certbot/pre usr/lib/acmegate/h
 	[ -e "$stage/a/$f" ] && tap_ok "installs /$f" || tap_not_ok "installs /$f"
 done
 make -s -C "$repo" install DESTDIR="$stage/b" PREFIX=/usr/local >/dev/null 2>&1
-[ -x "$stage/b/usr/local/sbin/acmegate" ] && tap_ok "PREFIX=/usr/local puts the binary in /usr/local/sbin" ||
-	tap_not_ok "PREFIX=/usr/local puts the binary in /usr/local/sbin"
+[ -x "$stage/b/usr/local/sbin/acmegate" ] &&
+	grep -q '^ExecStart=/usr/local/sbin/acmegate ' "$stage/b/lib/systemd/system/acmegate-sweep.service" &&
+	tap_ok "PREFIX=/usr/local: binary in /usr/local/sbin, and the sweep service runs it there" ||
+	tap_not_ok "PREFIX=/usr/local: binary in /usr/local/sbin, and the sweep service runs it there"
 make -s -C "$repo" install-certbot-hooks DESTDIR="$stage/c" >/dev/null 2>&1
 [ -x "$stage/c/etc/letsencrypt/renewal-hooks/pre/acmegate" ] &&
 	[ -x "$stage/c/etc/letsencrypt/renewal-hooks/post/acmegate" ] &&
