@@ -7,6 +7,7 @@
 #include <time.h>
 #include "cli.h"
 #include "nft.h"
+#include "rules.h"
 #include "state.h"
 
 struct view {
@@ -71,7 +72,9 @@ static void print_rules(const struct view *v)
 
 		printf("  rule  %s %s %s handle %llu  %-16s ", family_name(r->family), r->table,
 		       r->chain, (unsigned long long)r->handle, kind_name(r->kind));
-		if (k)
+		if (k && !gate_comment_is_ours(k->comment))
+			printf("gone: the handle now holds a rule that is not acmegate's\n");
+		else if (k)
 			printf("%llu packets, %llu bytes\n", (unsigned long long)k->packets,
 			       (unsigned long long)k->bytes);
 		else
