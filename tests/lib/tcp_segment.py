@@ -82,7 +82,10 @@ def main():
             return
         if payload:
             print("http:" + payload.split(b"\r\n", 1)[0].decode(errors="replace"))
-            send(seq + len(data), server_next + len(payload), 0x14)  # RST: we are done
+            try:  # end the connection; the test namespace may drop our own resets
+                send(seq + len(data), server_next + len(payload), 0x14)
+            except OSError:
+                pass
             return
 
 

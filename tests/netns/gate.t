@@ -17,7 +17,7 @@ world_geoblock "$P" && world_geoblock_ingress "$P"
 webroot=$(gate_webroot "$P")
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 gate_conf "$P" ttl=60 >/dev/null
-tap_plan 34
+tap_plan 39
 
 CH="/.well-known/acme-challenge/$TOKEN"
 V4="http://$WORLD_SRV4"
@@ -59,7 +59,7 @@ tap_is "$(world_tcp_probe "$P" ca "$WORLD_SRV6" 22)" timeout "tcp/22 stays close
 
 # -- a second open of the same lease: no second set of rules
 n1=$(our_rules "$P")
-gate "$P" open --lease t1 --ttl 120 2>/dev/null
+gate "$P" open --lease t1 --ttl 120 >/dev/null 2>&1
 tap_is "$(our_rules "$P")" "$n1" "reopening a lease adds no rule twice"
 tap_like "$(gate "$P" status)" "t1 .*1[12][0-9] s left" "reopening extends the deadline"
 
@@ -69,28 +69,40 @@ tap_is "$rc" 0 "close succeeds"
 tap_like "$out" "[1-9][0-9]* challenge requests" "close reports the challenge requests that passed"
 tap_is "$(fetch "$P" ca "$V4$CH")" timeout "after close the foreign source is dropped again"
 tap_is "$(ruleset "$P")" "$before" "after close the ruleset is what it was before open"
-gate "$P" close --lease t1 2>/dev/null
+gate "$P" close --lease t1 >/dev/null 2>&1
 tap_is "$?" 0 "a second close is fine (idempotent)"
 
 # -- the kernel closes the window at its deadline, without close
-gate "$P" open --lease short --ttl 3 2>/dev/null
+gate "$P" open --lease short --ttl 3 >/dev/null 2>&1
 tap_is "$(fetch "$P" ca "$V4$CH")" "http:200:$TOKEN.keyauth" "a 3 s window answers"
 sleep 4
 tap_is "$(fetch "$P" ca "$V4$CH")" timeout "after its deadline the window is closed by the kernel"
-gate "$P" sweep 2>/dev/null
+gate "$P" sweep >/dev/null 2>&1
 tap_is "$(ruleset "$P")" "$before" "sweep removes the expired rules"
 
+# -- tls-alpn-01 opens tcp/443, dns opens udp and tcp/53, for both families; nothing else
+gate "$P" open --lease other --challenge tls-alpn-01 --challenge dns >/dev/null 2>&1
+tap_is "$(world_tcp_probe "$P" ca "$WORLD_SRV4" 443)/$(world_tcp_probe "$P" ca "$WORLD_SRV6" 443)" \
+	refused/refused "tls-alpn-01 lets tcp/443 through (IPv4, IPv6; nothing listens: refused)"
+tap_is "$(world_tcp_probe "$P" ca "$WORLD_SRV4" 53)/$(world_tcp_probe "$P" ca "$WORLD_SRV6" 53)" \
+	refused/refused "dns lets tcp/53 through (IPv4, IPv6)"
+tap_like "$(world_exec "$P" srv nft list chain inet filter input)" "udp dport 53 ct state != invalid counter" \
+	"dns opens udp/53 too"
+tap_is "$(world_tcp_probe "$P" ca "$WORLD_SRV4" 80)" timeout "tcp/80 stays closed without http-01"
+gate "$P" close --lease other >/dev/null 2>&1
+tap_is "$(ruleset "$P")" "$before" "and close restores the ruleset"
+
 # -- during a window, untrusted home sources see only challenge files too ...
-gate "$P" open --lease t2 2>/dev/null
+gate "$P" open --lease t2 >/dev/null 2>&1
 tap_is "$(fetch "$P" home "$V4$CH")" "http:200:$TOKEN.keyauth" "home reaches the challenge during a window"
 tap_is "$(fetch "$P" home "$V4/index.html")" reset "home without trusted_sources sees the path gate"
-gate "$P" close --lease t2 2>/dev/null
+gate "$P" close --lease t2 >/dev/null 2>&1
 # ... and trusted_sources keep the whole site, while the world still sees only challenges
 gate_conf "$P" ttl=60 "trusted_sources=198.51.100.0/24, 2001:db8:100::/48" >/dev/null
-gate "$P" open --lease t3 2>/dev/null
+gate "$P" open --lease t3 >/dev/null 2>&1
 tap_is "$(fetch "$P" home "$V4/index.html")" "http:200:private page" "a trusted IPv4 source keeps the whole site"
 tap_is "$(fetch "$P" home "$V6/index.html")" "http:200:private page" "a trusted IPv6 source keeps the whole site"
 tap_is "$(fetch "$P" ca "$V6/index.html")" reset "the world still sees only challenge files"
-gate "$P" close --lease t3 2>/dev/null
+gate "$P" close --lease t3 >/dev/null 2>&1
 tap_is "$(ruleset "$P")" "$before" "the ruleset is as before"
 exit $((TAP_FAILED > 0))

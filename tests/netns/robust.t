@@ -29,13 +29,13 @@ kill -9 $hook; wait $hook 2>/dev/null
 tap_is "$(fetch "$P" ca "$CH")" "http:200:$TOKEN.keyauth" "the window is open after the hook died"
 sleep 3.5
 tap_is "$(fetch "$P" ca "$CH")" timeout "it closed itself at its deadline"
-gate "$P" sweep 2>/dev/null
+gate "$P" sweep >/dev/null 2>&1
 tap_is "$(ruleset "$P")" "$before" "sweep leaves the ruleset as before"
 
 # -- 20 concurrent open/close pairs, each with its own lease
 pids=""
 for i in $(seq 20); do
-	( gate "$P" open --lease "c$i" 2>/dev/null && gate "$P" close --lease "c$i" 2>/dev/null ) &
+	( gate "$P" open --lease "c$i" >/dev/null 2>&1 && gate "$P" close --lease "c$i" >/dev/null 2>&1 ) &
 	pids="$pids $!"
 done
 fails=0
@@ -46,14 +46,14 @@ tap_is "$(ruleset "$P")" "$before" "the ruleset is as before"
 tap_like "$(gate "$P" status)" "window: closed" "status shows the window closed"
 
 # -- overlapping leases share the window; it closes with the last one
-gate "$P" open --lease a 2>/dev/null; gate "$P" open --lease b 2>/dev/null
-gate "$P" close --lease a 2>/dev/null
+gate "$P" open --lease a >/dev/null 2>&1; gate "$P" open --lease b >/dev/null 2>&1
+gate "$P" close --lease a >/dev/null 2>&1
 tap_is "$(fetch "$P" ca "$CH")" "http:200:$TOKEN.keyauth" "the window stays open while a lease remains"
-gate "$P" close --lease b 2>/dev/null
+gate "$P" close --lease b >/dev/null 2>&1
 tap_is "$(ruleset "$P")" "$before" "it closes with the last lease"
 
 # -- someone flushes the ruleset during a window
-gate "$P" open --lease f 2>/dev/null
+gate "$P" open --lease f >/dev/null 2>&1
 world_exec "$P" srv nft flush ruleset
 out=$(gate "$P" close --lease f 2>&1); rc=$?
 tap_is "$rc" 0 "close after a flush succeeds"
@@ -62,8 +62,8 @@ tap_is "$(world_exec "$P" srv nft list ruleset)" "" "close adds nothing back"
 world_geoblock "$P"
 
 # -- the admin reloads the firewall during a window: close and sweep must not reopen it
-gate "$P" open --lease keep --ttl 60 2>/dev/null
-gate "$P" open --lease brief --ttl 2 2>/dev/null
+gate "$P" open --lease keep --ttl 60 >/dev/null 2>&1
+gate "$P" open --lease brief --ttl 2 >/dev/null 2>&1
 world_exec "$P" srv nft flush ruleset
 world_geoblock "$P"
 reloaded=$(ruleset "$P")
@@ -71,7 +71,7 @@ sleep 2.5
 out=$(gate "$P" sweep 2>&1)
 tap_is "$(ruleset "$P")" "$reloaded" "sweep after a reload reopens nothing"
 tap_like "$out" "stays closed" "and says the window stays closed"
-gate "$P" open --lease other --ttl 60 2>/dev/null
+gate "$P" open --lease other --ttl 60 >/dev/null 2>&1
 world_exec "$P" srv nft flush ruleset
 world_geoblock "$P"
 gate "$P" close --lease keep >/dev/null 2>&1
@@ -81,7 +81,7 @@ gate "$P" close --all >/dev/null 2>&1
 # -- rules and tables that only look like acmegate's are the admin's: never touched
 world_exec "$P" srv nft add rule inet filter input ip saddr 192.0.2.66 drop comment '"acmegate: keep this out"'
 mine=$(ruleset "$P")
-gate "$P" open --lease look 2>/dev/null; gate "$P" close --lease look 2>/dev/null
+gate "$P" open --lease look >/dev/null 2>&1; gate "$P" close --lease look >/dev/null 2>&1
 tap_is "$(ruleset "$P")" "$mine" "a rule whose comment merely starts with acmegate: survives"
 world_exec "$P" srv nft 'add table inet acmegate; add chain inet acmegate mine { type filter hook input priority 0; }'
 out=$(gate "$P" open --lease clash 2>&1); rc=$?
@@ -97,14 +97,14 @@ out=$(gate "$P" open --lease none 2>&1); rc=$?
 tap_is "$rc" 0 "open with no dropping chain exits 0"
 tap_like "$out" "nothing to open" "and says there is nothing to open"
 tap_is "$(world_exec "$P" srv nft list ruleset)" "" "and opens nothing"
-gate "$P" close --lease none 2>/dev/null
+gate "$P" close --lease none >/dev/null 2>&1
 # a chain that drops only another port does not drop the challenge: the public site stays whole
 world_exec "$P" srv nft 'add table inet only22; add chain inet only22 in { type filter hook input priority 0; policy accept; }; add rule inet only22 in tcp dport 22 drop'
 out=$(gate "$P" open --lease p22 2>&1)
 tap_like "$out" "nothing to open" "a chain dropping only tcp/22 needs no window for tcp/80"
 tap_is "$(fetch "$P" ca "http://$WORLD_SRV4/index.html")" "http:200:private page" \
 	"and the public site is not put behind the path gate"
-gate "$P" close --lease p22 2>/dev/null
+gate "$P" close --lease p22 >/dev/null 2>&1
 world_exec "$P" srv nft flush ruleset
 world_geoblock "$P"
 
@@ -140,7 +140,7 @@ tap_is "$(ruleset "$P")" "$before" "bad input opened nothing"
 if world_exec "$P" srv iptables-legacy -A INPUT -p tcp --dport 80 -j DROP 2>/dev/null; then
 	out=$(gate "$P" open --lease legacy 2>&1)
 	tap_like "$out" "iptables-legacy" "open warns about iptables-legacy tables"
-	gate "$P" close --lease legacy 2>/dev/null
+	gate "$P" close --lease legacy >/dev/null 2>&1
 	world_exec "$P" srv iptables-legacy -F INPUT
 else
 	tap_ok "# SKIP iptables-legacy is not available in this kernel"
