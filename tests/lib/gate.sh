@@ -3,6 +3,15 @@
 ACMEGATE_BIN=${ACMEGATE_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/acmegate}
 TOKEN=Zm9vYmFyLXRva2VuLWZvci1hY21lZ2F0ZS10ZXN0czE   # 43 base64url characters
 
+# gate_world NAME: the test world for one test file, its prefix in $P; removed on exit.
+gate_world() {
+	tap_require_root
+	P=$1$$
+	P=${P:0:10}
+	trap 'world_down $P' EXIT
+	world_up "$P" >/dev/null || tap_skip_all "cannot build the test world"
+}
+
 # gate_conf PREFIX [KEY=VALUE ...]: a config with a private state dir; prints its path.
 gate_conf() {
 	local prefix=$1 dir conf kv

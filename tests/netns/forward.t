@@ -8,9 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/world.sh"
 . "$here/../lib/gate.sh"
-tap_require_root
-P=fwd$$
-P=${P:0:10}
+gate_world fwd
 CTR=$P-ctr
 CTR4=192.0.2.200   # the container; the server reaches it over its own veth
 SRVGW4=192.0.2.201
@@ -21,7 +19,6 @@ cleanup() {
 	world_down "$P"
 }
 trap cleanup EXIT
-world_up "$P" >/dev/null || tap_skip_all "cannot build the test world"
 
 # the container: its own namespace, a veth to the server, nginx on 8080
 container_up() {

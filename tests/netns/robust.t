@@ -7,11 +7,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/world.sh"
 . "$here/../lib/gate.sh"
-tap_require_root
-P=rob$$
-P=${P:0:10}
-trap 'world_down $P' EXIT
-world_up "$P" >/dev/null || tap_skip_all "cannot build the test world"
+gate_world rob
 world_geoblock "$P"
 webroot=$(gate_webroot "$P")
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
