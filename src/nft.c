@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/udata.h>
@@ -32,6 +33,7 @@ struct nft {
 	struct mnl_socket *nl;
 	uint32_t portid;
 	uint32_t seq;
+	bool deleted;      /* a committed batch deleted objects */
 };
 
 struct op {
@@ -47,6 +49,7 @@ struct nft_batch {
 	size_t len, cap;
 	struct op *ops;
 	size_t nops, cap_ops;
+	bool deletes;
 	uint32_t begin_seq;
 	int failed;        /* -errno of the first build failure */
 };
@@ -81,10 +84,31 @@ int nft_open(struct nft **ret, struct err *e)
 	return 0;
 }
 
+/* After a batch that deleted objects, the last close of a netfilter netlink socket waits for
+ * nf_tables' deferred cleanup (an RCU grace period: 10-30 ms, most of a close's time). The
+ * change is committed by then; a child that keeps only this socket takes that wait, so the
+ * hook that called us does not. It holds no other file, so no lock and no pipe of the
+ * caller's (certbot waits for EOF on the hook's output) outlives us. */
+static void release_in_child(struct nft *n)
+{
+	int fd = mnl_socket_get_fd(n->nl);
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return;  /* parent, or fork failed: the caller's close then waits itself */
+	if (fd > 0)
+		close_range(0, (unsigned)fd - 1, 0);
+	close_range((unsigned)fd + 1, ~0u, 0);
+	mnl_socket_close(n->nl);
+	_exit(0);
+}
+
 void nft_close(struct nft *n)
 {
 	if (!n)
 		return;
+	if (n->nl && n->deleted)
+		release_in_child(n);
 	if (n->nl)
 		mnl_socket_close(n->nl);
 	free(n);
@@ -428,6 +452,7 @@ int nft_batch_delete_rule(struct nft_batch *b, uint32_t family, const char *tabl
 	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
 	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, chain);
 	nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, handle);
+	b->deletes = true;
 	nlh = batch_hdr(b, op, NFT_MSG_DELRULE, (uint16_t)family, 0);
 	nftnl_rule_nlmsg_build_payload(nlh, r);
 	ret = batch_commit_msg(b, nlh);
@@ -460,6 +485,7 @@ int nft_batch_add_table(struct nft_batch *b, struct nftnl_table *t, const char *
 
 int nft_batch_delete_table(struct nft_batch *b, struct nftnl_table *t, const char *desc)
 {
+	b->deletes = true;
 	return table_msg(b, t, NFT_MSG_DELTABLE, 0, desc);
 }
 
@@ -655,5 +681,6 @@ int nft_batch_commit(struct nft_batch *b, struct err *e)
 	if (c.acks != b->nops)
 		return err_set(e, -EPROTO, "nftables: %zu of %zu changes were not acknowledged",
 			       b->nops - c.acks, b->nops);
+	b->nft->deleted |= b->deletes;
 	return 0;
 }
