@@ -17,6 +17,8 @@
 
 #define PATH_PREFIX "GET /.well-known/acme-challenge/"   /* 32 bytes: two 16-byte loads */
 #define PATH_SUFFIX " HTTP/1."                           /* 8 bytes after the token */
+#define FIRST_TIMEOUT_MS 10000
+#define FIRST_SET_SIZE 262144
 
 static void add(struct nftnl_rule *r, struct nftnl_expr *e)
 {
@@ -115,6 +117,19 @@ static void match_original_port(struct nftnl_rule *r, const struct opening *o)
 	nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
 	add(r, e);
 	cmp(r, NFT_CMP_EQ, &port, sizeof(port));
+}
+
+/* fib daddr type local: for this host (or published by DNAT), not passing through it */
+static void match_for_this_host(struct nftnl_rule *r)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("fib");
+	uint32_t local = RTN_LOCAL;
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
+	add(r, e);
+	cmp(r, NFT_CMP_EQ, &local, sizeof(local));
 }
 
 /* ct status dnat: only a port the admin published by DNAT, not every routed host's */
@@ -217,31 +232,20 @@ struct nftnl_rule *rule_opener(int family, const char *table, const char *chain,
 	if (!r)
 		return NULL;
 	match_before(r, deadline);
-	if (flags & OPEN_ORIGINAL_PORT) {
+	if (flags & OPEN_LOCAL)
+		match_for_this_host(r);
+	if (flags & OPEN_ORIGINAL_PORT)
 		match_original_port(r, o);
-		match_dnat(r);
-	} else {
+	else
 		match_port(r, o);
-	}
+	if (flags & OPEN_DNAT)
+		match_dnat(r);
 	if (flags & OPEN_SKIP_INVALID)
 		match_not_invalid(r);
 	counter(r);
 	verdict(r, NF_ACCEPT);
 	set_comment(r, comment);
 	return r;
-}
-
-/* fib daddr type local: for this host (or published by DNAT), not passing through it */
-static void match_for_this_host(struct nftnl_rule *r)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc("fib");
-	uint32_t local = RTN_LOCAL;
-
-	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS, NFTA_FIB_F_DADDR);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
-	add(r, e);
-	cmp(r, NFT_CMP_EQ, &local, sizeof(local));
 }
 
 /* meta iiftype != loopback fib daddr type local meta time < T meta l4proto tcp th dport 80 */
@@ -273,13 +277,19 @@ static const struct seq_key *seq_key(int nfproto)
 	return nfproto == NFPROTO_IPV6 ? &seq_keys[1] : &seq_keys[0];
 }
 
-/* meta nfproto ipv4 ip saddr . tcp sport . tcp sequence @first4: this data segment starts at
+/* tcp flags & urg == 0 meta nfproto ipv4 ip saddr . tcp sport . tcp sequence @first4: this
+ * data segment starts at
  * the first byte of the stream, as the server's SYN-ACK acknowledged it. A segment that starts
  * earlier would have its head trimmed by TCP and the rest delivered unchecked. */
 static void match_first_segment(struct nftnl_rule *r, const struct seq_key *k)
 {
 	struct nftnl_expr *e;
+	uint8_t urg = 0x20, zero = 0;
 
+	/* tcp flags & urg == 0: an urgent pointer would cut a byte out of the checked bytes */
+	payload_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1);
+	bitwise_and(r, &urg, 1);
+	cmp(r, NFT_CMP_EQ, &zero, 1);
 	meta_load(r, NFT_META_NFPROTO);
 	cmp(r, NFT_CMP_EQ, &k->nfproto, 1);
 	payload_load(r, NFT_PAYLOAD_NETWORK_HEADER, k->saddr_off, k->alen);
@@ -421,8 +431,10 @@ struct nftnl_chain *gate_expect_chain(void)
 	return c;
 }
 
-/* set first4 { typeof ip saddr . tcp sport . tcp sequence; size 65536; flags dynamic,timeout;
- * timeout 2m; } (first6 likewise) */
+/* set first4 { typeof ip saddr . tcp sport . tcp sequence; size 262144; flags dynamic,timeout;
+ * timeout 10s; } (first6 likewise). A CA's client sends its request right after the
+ * handshake: 10 s is plenty, and keeps both the room a SYN flood can fill and the life of a
+ * stale entry small. */
 struct nftnl_set *gate_first_set(int nfproto)
 {
 	const struct seq_key *k = seq_key(nfproto);
@@ -436,8 +448,8 @@ struct nftnl_set *gate_first_set(int nfproto)
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, 0);
 	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, k->alen + 4 + 4);
 	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_TIMEOUT | NFT_SET_EVAL);
-	nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, 120000);
-	nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, 65536);
+	nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, FIRST_TIMEOUT_MS);
+	nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, FIRST_SET_SIZE);
 	nftnl_set_set_u32(s, NFTNL_SET_ID, nfproto == NFPROTO_IPV6 ? 3 : 2);
 	return s;
 }

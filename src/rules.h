@@ -25,14 +25,18 @@ struct opening {
 };
 
 enum {
-	/* forward chains: ct original proto-dst <port> ct status dnat (the port before DNAT) */
+	/* ct original proto-dst N instead of th dport N: the port before any NAT rewrote it */
 	OPEN_ORIGINAL_PORT = 1 << 0,
 	/* ct state != invalid: leave invalid packets to the chain's own rules */
 	OPEN_SKIP_INVALID = 1 << 1,
+	/* fib daddr type local: traffic for this host, not routed through it */
+	OPEN_LOCAL = 1 << 2,
+	/* ct status dnat: a port the admin published by DNAT (forward chains) */
+	OPEN_DNAT = 1 << 3,
 };
 
-/* meta time < deadline meta l4proto P th dport N [ct state != invalid] counter accept,
- * at the head of a foreign chain. */
+/* meta time < deadline [fib daddr type local] meta l4proto P th dport N [ct status dnat]
+ * [ct state != invalid] counter accept, at the head of a foreign chain. */
 struct nftnl_rule *rule_opener(int family, const char *table, const char *chain,
 			       const struct opening *o, time_t deadline, const char *comment,
 			       unsigned flags);

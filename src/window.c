@@ -131,9 +131,23 @@ static bool chain_holds_ours(const struct ruleset *rs, const struct rs_chain *ch
 	return false;
 }
 
-/* Our table may be replaced only if it holds nothing but what acmegate puts there. */
-static int check_gate_table(const struct ruleset *rs, struct err *e)
+/* Whether the state records rules in our own table (so we created it). */
+static bool state_has_gate(const struct state *st)
 {
+	for (size_t i = 0; i < st->nrules; i++)
+		if (is_gate_table(st->rules[i].family, st->rules[i].table))
+			return true;
+	return false;
+}
+
+/* Our table may be replaced only if we made it (the state records it) and it holds nothing
+ * but what acmegate puts there. */
+static int check_gate_table(const struct ruleset *rs, const struct state *st, struct err *e)
+{
+	if (rs->gate_table && !state_has_gate(st))
+		return err_set(e, -EEXIST, "table inet " GATE_TABLE " exists, but acmegate's state does "
+			       "not record making it (another program's, or left by a crash): look at it "
+			       "with 'nft list table inet " GATE_TABLE "' and delete it if it is acmegate's");
 	for (size_t i = 0; rs->gate_table && i < rs->nchains; i++) {
 		const struct rs_chain *ch = &rs->chains[i];
 
@@ -317,17 +331,29 @@ static bool chain_drops_opening(struct ruleset *rs, struct rs_chain *ch, const s
 	return ruleset_chain_drops(rs, ch, &t);
 }
 
-/* Conntrack has looked at the packet: an opener can leave invalid packets to the chain's own
- * rules (ingress and raw-priority chains come before conntrack). */
+/* How an opener must match in this chain:
+ * - before destination NAT (ingress, early prerouting) the address is still the original:
+ *   only traffic for this host (routed traffic stays closed);
+ * - after it (late prerouting, input, forward) the port may have been rewritten (a redirect
+ *   from 8080 to 80): match the connection's original port;
+ * - forward: only connections DNAT published;
+ * - once conntrack has looked (priority above -200), invalid packets stay with the chain. */
 static unsigned opener_flags(const struct rs_chain *ch)
 {
+	bool ingress = ch->family == NFPROTO_NETDEV || ch->hooknum == NF_INET_INGRESS;
+	bool prerouting = !ingress && ch->hooknum == NF_INET_PRE_ROUTING;
 	unsigned flags = 0;
 
-	if (hook_is_forward(ch->family, ch->hooknum))
-		flags |= OPEN_ORIGINAL_PORT;
-	if (ch->family != NFPROTO_NETDEV && ch->hooknum != NF_INET_INGRESS &&
-	    ch->prio > NF_IP_PRI_CONNTRACK)
+	if (ingress)
+		return OPEN_LOCAL;
+	if (!prerouting || ch->prio > NF_IP_PRI_CONNTRACK)
 		flags |= OPEN_SKIP_INVALID;
+	if (prerouting && ch->prio <= NF_IP_PRI_NAT_DST)
+		flags |= OPEN_LOCAL;
+	else
+		flags |= OPEN_ORIGINAL_PORT;
+	if (hook_is_forward(ch->family, ch->hooknum))
+		flags |= OPEN_DNAT;
 	return flags;
 }
 
@@ -420,8 +446,9 @@ static int plan_build(struct plan *p, struct ruleset *rs, const struct conf *c,
 	if ((r = plan_remove_recorded(p, rs, st, rep)) < 0 ||
 	    (r = plan_remove_leftovers(p, rs, rep)) < 0)
 		return r;
-	/* without its path gate, an http-01 opener would open the whole port */
-	if (!may_open && w.mode == HTTP01_PATH && !rs->gate_table)
+	/* a path gate we had was removed: without it an http-01 opener would open the whole
+	 * port, so the http-01 window stays closed until the next explicit open */
+	if (!may_open && w.mode == HTTP01_PATH && !rs->gate_table && state_has_gate(st))
 		w.deadline[0] = 0;
 	if ((r = plan_drop_gate_table(p, rs)) < 0 ||
 	    (r = plan_openers(p, rs, c, &w, may_open, rep)) < 0)
@@ -463,7 +490,7 @@ static int apply_once(struct nft *n, const struct conf *c, struct state *st, con
 		return err_set(e, -ENOMEM, "out of memory");
 	r = nft_dump(n, &rs, e);
 	if (r == 0)
-		r = check_gate_table(&rs, e);
+		r = check_gate_table(&rs, st, e);
 	if (r < 0)
 		goto out;
 	r = plan_build(&p, &rs, c, st, w, may_open, rep);

@@ -61,7 +61,7 @@ printf '%s\n' \
 	"		fib daddr type local tcp dport 80 dnat to $CTR4:8080" \
 	'	}' \
 	'}' | world_exec "$P" srv nft -f - || tap_skip_all "cannot load the ruleset"
-tap_plan 11
+tap_plan 12
 CHP="/.well-known/acme-challenge/$TOKEN"
 CH="http://$WORLD_SRV4$CHP"
 for _ in $(seq 25); do [ "$(fetch "$P" home "$CH")" = "http:200:$TOKEN.keyauth" ] && break; sleep 0.2; done
@@ -85,4 +85,12 @@ tap_is "$(world_tcp_probe "$P" ca "$CTR4" 80)" timeout "routed traffic to port 8
 gate "$P" close --lease fwd >/dev/null 2>&1
 tap_is "$(fetch "$P" ca "$CH")" timeout "after close the container is closed again"
 tap_is "$(ruleset "$P")" "$before" "the ruleset is as before"
+
+# a router whose geoblock sits on ingress: opening for this host opens nothing routed
+world_exec "$P" srv nft flush ruleset
+world_geoblock_ingress "$P"
+gate_conf "$P" ttl=60 >/dev/null
+gate "$P" open --lease ingress >/dev/null 2>&1
+tap_is "$(world_tcp_probe "$P" ca "$CTR4" 80)" timeout "routed traffic stays closed behind an ingress geoblock"
+gate "$P" close --lease ingress >/dev/null 2>&1
 exit $((TAP_FAILED > 0))

@@ -13,7 +13,7 @@ world_geoblock "$P" && world_geoblock_ingress "$P"
 webroot=$(gate_webroot "$P")
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 gate_conf "$P" ttl=60 >/dev/null
-tap_plan 39
+tap_plan 40
 
 CH="/.well-known/acme-challenge/$TOKEN"
 V4="http://$WORLD_SRV4"
@@ -76,13 +76,20 @@ tap_is "$(fetch "$P" ca "$V4$CH")" timeout "after its deadline the window is clo
 gate "$P" sweep >/dev/null 2>&1
 tap_is "$(ruleset "$P")" "$before" "sweep removes the expired rules"
 
+# -- a port that NAT rewrites to 80 is not the challenge port: it stays closed
+world_exec "$P" srv nft 'add table inet nat-test; add chain inet nat-test pre { type nat hook prerouting priority dstnat; }; add rule inet nat-test pre tcp dport 8080 redirect to :80'
+gate "$P" open --lease nat >/dev/null 2>&1
+tap_is "$(fetch "$P" ca "http://$WORLD_SRV4:8080/index.html")" timeout "a port redirected to 80 does not bypass the gate"
+gate "$P" close --lease nat >/dev/null 2>&1
+world_exec "$P" srv nft delete table inet nat-test
+
 # -- tls-alpn-01 opens tcp/443, dns opens udp and tcp/53, for both families; nothing else
 gate "$P" open --lease other --challenge tls-alpn-01 --challenge dns >/dev/null 2>&1
 tap_is "$(world_tcp_probe "$P" ca "$WORLD_SRV4" 443)/$(world_tcp_probe "$P" ca "$WORLD_SRV6" 443)" \
 	refused/refused "tls-alpn-01 lets tcp/443 through (IPv4, IPv6; nothing listens: refused)"
 tap_is "$(world_tcp_probe "$P" ca "$WORLD_SRV4" 53)/$(world_tcp_probe "$P" ca "$WORLD_SRV6" 53)" \
 	refused/refused "dns lets tcp/53 through (IPv4, IPv6)"
-tap_like "$(world_exec "$P" srv nft list chain inet filter input)" "udp dport 53 ct state != invalid counter" \
+tap_like "$(world_exec "$P" srv nft list chain inet filter input)" "udp ct original proto-dst 53 ct state != invalid counter" \
 	"dns opens udp/53 too"
 tap_is "$(world_tcp_probe "$P" ca "$WORLD_SRV4" 80)" timeout "tcp/80 stays closed without http-01"
 gate "$P" close --lease other >/dev/null 2>&1

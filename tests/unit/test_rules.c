@@ -72,8 +72,8 @@ static void test_opener_inet(void **state)
 	const struct opening o = { IPPROTO_TCP, 80 };
 
 	(void)state;
-	assert_golden(rule_opener(NFPROTO_INET, "filter", "input", &o, DEADLINE, "acmegate: x", OPEN_SKIP_INVALID),
-		      "opener-inet-tcp80");
+	assert_golden(rule_opener(NFPROTO_INET, "filter", "input", &o, DEADLINE, "acmegate: x",
+				  OPEN_ORIGINAL_PORT | OPEN_SKIP_INVALID), "opener-input-tcp80");
 }
 
 static void test_opener_netdev(void **state)
@@ -81,8 +81,17 @@ static void test_opener_netdev(void **state)
 	const struct opening o = { IPPROTO_UDP, 53 };
 
 	(void)state;
-	assert_golden(rule_opener(NFPROTO_NETDEV, "geo", "ingress", &o, DEADLINE, "acmegate: x", 0),
-		      "opener-netdev-udp53");
+	assert_golden(rule_opener(NFPROTO_NETDEV, "geo", "ingress", &o, DEADLINE, "acmegate: x",
+				  OPEN_LOCAL), "opener-netdev-udp53");
+}
+
+static void test_opener_prerouting(void **state)
+{
+	const struct opening o = { IPPROTO_TCP, 443 };
+
+	(void)state;
+	assert_golden(rule_opener(NFPROTO_INET, "filter", "pre", &o, DEADLINE, "acmegate: x",
+				  OPEN_LOCAL | OPEN_SKIP_INVALID), "opener-prerouting-tcp443");
 }
 
 static void test_opener_forward(void **state)
@@ -91,7 +100,7 @@ static void test_opener_forward(void **state)
 
 	(void)state;
 	assert_golden(rule_opener(NFPROTO_INET, "filter", "forwarding", &o, DEADLINE, "acmegate: x",
-				  OPEN_ORIGINAL_PORT | OPEN_SKIP_INVALID),
+				  OPEN_ORIGINAL_PORT | OPEN_DNAT | OPEN_SKIP_INVALID),
 		      "opener-forward-tcp80");
 }
 
@@ -192,6 +201,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_opener_inet),
 		cmocka_unit_test(test_opener_netdev),
+		cmocka_unit_test(test_opener_prerouting),
 		cmocka_unit_test(test_opener_forward),
 		cmocka_unit_test(test_path_accept),
 		cmocka_unit_test(test_path_reset),
