@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "ct.h"
 #include "rules.h"
 #include "window.h"
 
@@ -541,10 +542,41 @@ static void clamp_deadlines(struct state *st, const struct conf *c, time_t now)
 			st->leases[i].deadline = now + (time_t)c->max_ttl;
 }
 
+/* Services our recorded openers opened. */
+static unsigned recorded_services(const struct state *st)
+{
+	unsigned svcs = 0;
+
+	for (size_t i = 0; i < st->nrules; i++)
+		for (size_t s = 0; s < NSERVICES; s++)
+			if (st->rules[i].kind == services[s].kind)
+				svcs |= services[s].svc;
+	return svcs;
+}
+
+/* Connections the closed services let in must not live on through an "established" accept. */
+static void forget_connections(unsigned closed, struct window_report *rep)
+{
+	struct opening ports[4];
+	struct err e = { .kind = ERR_KIND_NFT };
+	size_t n = 0;
+	int r;
+
+	for (size_t s = 0; s < NSERVICES; s++)
+		for (size_t i = 0; (closed & services[s].svc) && i < services[s].nopen; i++)
+			ports[n++] = services[s].open[i];
+	r = ct_forget(ports, n, &e);
+	if (r < 0)
+		snprintf(rep->ct_error, sizeof(rep->ct_error), "%s", e.msg);
+	else
+		rep->ct_forgotten = (size_t)r;
+}
+
 int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t now,
 		 bool may_open, struct window_report *rep, struct err *e)
 {
 	struct want w;
+	unsigned before = recorded_services(st);
 	int r = -ENOENT;
 
 	memset(rep, 0, sizeof(*rep));
@@ -564,6 +596,8 @@ int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t n
 		if ((rep->services & services[s].svc) && w.deadline[s] > rep->deadline)
 			rep->deadline = w.deadline[s];
 	rep->leases_left = st->nleases;
+	if (before & ~rep->services)
+		forget_connections(before & ~rep->services, rep);
 	rep->mode = w.mode;
 	rep->legacy4 = legacy_tables("/proc/net/ip_tables_names");
 	rep->legacy6 = legacy_tables("/proc/net/ip6_tables_names");

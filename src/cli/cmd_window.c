@@ -74,7 +74,15 @@ static void report_warnings(const struct window_report *rep)
 	if (rep->leftover)
 		log_warn("removed %zu leftover acmegate rules that no state recorded", rep->leftover);
 	if (rep->expired)
-		log_info("%zu leases had passed their deadline and were dropped", rep->expired);
+		log_info("%zu lease%s had passed %s deadline and %s dropped", rep->expired,
+			 rep->expired == 1 ? "" : "s", rep->expired == 1 ? "its" : "their",
+			 rep->expired == 1 ? "was" : "were");
+	if (rep->ct_forgotten)
+		log_info("ended %zu connection%s made through the window", rep->ct_forgotten,
+			 rep->ct_forgotten == 1 ? "" : "s");
+	if (rep->ct_error[0])
+		log_warn("%s: connections made during the window may live on; run "
+			 "'conntrack -D -p tcp --dport 80' to end them", rep->ct_error);
 	if (rep->legacy4 || rep->legacy6)
 		log_warn("iptables-legacy tables are loaded (%s%s%s): acmegate cannot open them; if they "
 			 "drop challenge traffic, validation will fail (see 'iptables-legacy -S')",

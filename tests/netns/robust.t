@@ -12,7 +12,7 @@ world_geoblock "$P"
 webroot=$(gate_webroot "$P")
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 conf=$(gate_conf "$P" ttl=60)
-tap_plan 33
+tap_plan 35
 CH="http://$WORLD_SRV4/.well-known/acme-challenge/$TOKEN"
 before=$(ruleset "$P")
 
@@ -27,6 +27,18 @@ sleep 3.5
 tap_is "$(fetch "$P" ca "$CH")" timeout "it closed itself at its deadline"
 gate "$P" sweep >/dev/null 2>&1
 tap_is "$(ruleset "$P")" "$before" "sweep leaves the ruleset as before"
+
+# -- a connection opened during the window, idle until after close, does not live on
+# (only the inet geoblock here: it accepts "established" connections)
+gate "$P" open --lease idle >/dev/null 2>&1
+world_exec "$P" ca python3 "$here/../lib/idle_conn.py" "$WORLD_SRV4" 2 >"$(world_dir "$P")/idle.out" &
+idle=$!
+sleep 1
+out=$(gate "$P" close --lease idle 2>&1)
+wait $idle
+tap_like "$(cat "$(world_dir "$P")/idle.out")" "^(timeout|reset|closed)$" \
+	"a connection made during the window is ended at close (no request passes afterwards)"
+tap_like "$out" "ended 1 connection" "close says it ended the connection"
 
 # -- 20 concurrent open/close pairs, each with its own lease
 pids=""
