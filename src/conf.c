@@ -190,7 +190,7 @@ static int parse_trusted(struct parse_ctx *p, const char *value)
 	if (strlen(value) >= sizeof(buf))
 		return bad(p, "trusted_sources", "…", "at most 2047 characters");
 	strcpy(buf, value);
-	c->ntrusted = 0;
+	/* several trusted_sources lines add up: one line holds only so many prefixes */
 	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
 		if (c->ntrusted == TRUSTED_MAX)
 			return bad(p, "trusted_sources", t, "at most 32 prefixes");
@@ -250,7 +250,7 @@ static int check_key(struct parse_ctx *p, const char *key, const char *value)
 	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (strcmp(key, keys[i]))
 			continue;
-		if (p->seen & (1u << i)) {
+		if ((p->seen & (1u << i)) && strcmp(key, "trusted_sources")) {
 			snprintf(p->msg, sizeof(p->msg), "key '%s' is given twice (an indented line would "
 				 "continue the previous one); give each key once", key);
 			return 0;

@@ -48,8 +48,11 @@ int window_lease_open(struct state *st, const char *name, unsigned svcs,
 	struct lease *l = state_find_lease(st, name);
 
 	if (!l) {
-		if (st->nleases == LEASES_MAX)
-			return err_set(e, -ENOSPC, "too many leases (%d); close some first", LEASES_MAX);
+		if (st->nleases == LEASES_MAX) {
+			e->kind = ERR_KIND_STATE;
+			return err_set(e, -ENOSPC, "too many leases (%d at most); close some first",
+				       LEASES_MAX);
+		}
 		l = &st->leases[st->nleases++];
 		memset(l, 0, sizeof(*l));
 		snprintf(l->name, sizeof(l->name), "%s", name);
@@ -69,6 +72,34 @@ int window_lease_close(struct state *st, const char *name)
 		return -ENOENT;
 	*l = st->leases[--st->nleases];
 	return 0;
+}
+
+static bool is_gate_table(uint32_t family, const char *table)
+{
+	return family == NFPROTO_INET && !strcmp(table, GATE_TABLE);
+}
+
+/* Whether the state records rules in our own table (so we created it). */
+static bool state_has_gate(const struct state *st)
+{
+	for (size_t i = 0; i < st->nrules; i++)
+		if (is_gate_table(st->rules[i].family, st->rules[i].table))
+			return true;
+	return false;
+}
+
+int window_gate_missing(struct nft *n, const struct state *st, struct err *e)
+{
+	struct ruleset rs = { 0 };
+	int r;
+
+	if (!state_has_gate(st))
+		return 0;
+	r = nft_dump(n, &rs, e);
+	if (r == 0)
+		r = !rs.gate_table;
+	ruleset_free(&rs);
+	return r;
 }
 
 bool window_needs_sweep(const struct state *st, time_t now)
@@ -109,10 +140,6 @@ static void want_from_leases(const struct state *st, struct want *w)
 	}
 }
 
-static bool is_gate_table(uint32_t family, const char *table)
-{
-	return family == NFPROTO_INET && !strcmp(table, GATE_TABLE);
-}
 
 static bool is_ours(const struct rs_rule *r)
 {
@@ -129,15 +156,6 @@ static bool chain_holds_ours(const struct ruleset *rs, const struct rs_chain *ch
 		    !strcmp(r->chain, ch->name))
 			return true;
 	}
-	return false;
-}
-
-/* Whether the state records rules in our own table (so we created it). */
-static bool state_has_gate(const struct state *st)
-{
-	for (size_t i = 0; i < st->nrules; i++)
-		if (is_gate_table(st->rules[i].family, st->rules[i].table))
-			return true;
 	return false;
 }
 

@@ -39,6 +39,9 @@ int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t n
 /* Adds or refreshes a lease: its deadline becomes now + ttl, its services are merged. */
 int window_lease_open(struct state *st, const char *name, unsigned services,
 		      enum http01_mode mode, time_t now, unsigned ttl, struct err *e);
+/* 1 if the path gate we made is gone (someone deleted table inet acmegate): the http-01
+ * openers then open the whole port, and a sweep must take them away. */
+int window_gate_missing(struct nft *n, const struct state *st, struct err *e);
 /* Whether a sweep has work: a lease past its deadline, or rules without any lease. */
 bool window_needs_sweep(const struct state *st, time_t now);
 /* Removes a lease; returns 0 or -ENOENT when there was none. */

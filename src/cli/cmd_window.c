@@ -105,9 +105,22 @@ static void report_opened(const struct window_report *rep, const char *lease, un
 		log_info("no base chain drops %s traffic: nothing to open (lease '%s' recorded)", what, lease);
 		return;
 	}
-	services_str(what, sizeof(what), rep->services, rep->mode);
 	log_info("opened %s for lease '%s' until %s (%u s) in %zu chain%s: %s", what, lease, when,
 		 ttl, rep->chains, rep->chains == 1 ? "" : "s", rep->chain_list);
+	if (rep->services != svcs) {
+		services_str(what, sizeof(what), rep->services, rep->mode);
+		log_info("the window, shared with other leases, now opens %s", what);
+	}
+}
+
+/* getopt's own messages lack the program name and a hint: say it ourselves. */
+static int bad_option(const char *cmd, int o, char **argv)
+{
+	if (o == ':')
+		cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+	else
+		cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+	return EXIT_USAGE;
 }
 
 static void open_usage(FILE *f)
@@ -130,7 +143,8 @@ static int parse_open_args(const struct conf *c, int argc, char **argv, struct o
 	int o;
 
 	*a = (struct open_args){ .lease = DEFAULT_LEASE, .ttl = c->ttl, .mode = c->http01_mode };
-	while ((o = getopt_long(argc, argv, "l:t:C:m:h", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":l:t:C:m:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l':
 			a->lease = optarg;
@@ -160,7 +174,7 @@ static int parse_open_args(const struct conf *c, int argc, char **argv, struct o
 			open_usage(stdout);
 			return -1;
 		default:
-			return EXIT_USAGE;
+			return bad_option("open", o, argv);
 		}
 	}
 	if (optind < argc) {
@@ -240,7 +254,8 @@ static int parse_close_args(int argc, char **argv, const char **lease, bool *all
 
 	*lease = DEFAULT_LEASE;
 	*all = false;
-	while ((o = getopt_long(argc, argv, "l:ah", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, ":l:ah", opts, NULL)) != -1) {
 		if (o == 'l') {
 			*lease = optarg;
 			named = true;
@@ -250,7 +265,7 @@ static int parse_close_args(int argc, char **argv, const char **lease, bool *all
 			printf("Usage: acmegate close [--lease NAME | --all]\n");
 			return -1;
 		} else
-			return EXIT_USAGE;
+			return bad_option("close", o, argv);
 	}
 	if (optind < argc) {
 		cli_usage_error("close", "unexpected argument '%s'", argv[optind]);
@@ -307,7 +322,7 @@ int cmd_sweep(struct cli *cli, int argc, char **argv)
 {
 	struct session s;
 	struct window_report rep;
-	int r = cli_load_conf(cli);
+	int gone, r = cli_load_conf(cli);
 
 	if (r)
 		return r;
@@ -316,10 +331,16 @@ int cmd_sweep(struct cli *cli, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	r = session_begin(&s, &cli->conf);
-	if (r == 0 && !window_needs_sweep(&s.st, time(NULL))) {
+	gone = r == 0 ? window_gate_missing(s.nft, &s.st, &s.e) : 0;
+	if (gone > 0)
+		log_warn("the path gate (table inet acmegate) was removed: closing the http-01 "
+			 "window, which would otherwise open the whole port");
+	if (r == 0 && gone == 0 && !window_needs_sweep(&s.st, time(NULL))) {
 		session_end(&s);
 		return 0;
 	}
+	if (gone < 0)
+		r = gone;
 	if (r == 0)
 		r = window_apply(s.nft, &cli->conf, &s.st, time(NULL), false, &rep, &s.e);
 	if (r < 0) {

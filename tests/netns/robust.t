@@ -12,7 +12,7 @@ world_geoblock "$P"
 webroot=$(gate_webroot "$P")
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 conf=$(gate_conf "$P" ttl=60)
-tap_plan 35
+tap_plan 38
 CH="http://$WORLD_SRV4/.well-known/acme-challenge/$TOKEN"
 before=$(ruleset "$P")
 
@@ -39,6 +39,15 @@ wait $idle
 tap_like "$(cat "$(world_dir "$P")/idle.out")" "^(timeout|reset|closed)$" \
 	"a connection made during the window is ended at close (no request passes afterwards)"
 tap_like "$out" "ended 1 connection" "close says it ended the connection"
+
+# -- someone deletes the path gate during a window: sweep closes the http-01 window
+gate "$P" open --lease nogate --ttl 60 >/dev/null 2>&1
+world_exec "$P" srv nft delete table inet acmegate
+out=$(gate "$P" sweep 2>&1)
+tap_like "$out" "path gate .* was removed" "sweep notices the missing path gate"
+tap_is "$(fetch "$P" ca "http://$WORLD_SRV4/index.html")" timeout "and closes the port instead of leaving it whole"
+gate "$P" close --all >/dev/null 2>&1
+tap_is "$(ruleset "$P")" "$before" "the ruleset is as before"
 
 # -- 20 concurrent open/close pairs, each with its own lease
 pids=""

@@ -66,7 +66,8 @@ static void test_good(void **state)
 	assert_int_equal(load("# comment\n[gate]\nttl = 120 ; inline\nchallenges = http-01, dns\n"
 			      "http01_mode = port\ntoken_length = 32\nforward = yes\n"
 			      "state_dir = /tmp/x\nmax_ttl = 900\n"
-			      "trusted_sources = 198.51.100.0/24, 2001:db8:100::/48 192.0.2.7\n", &c, &e), 0);
+			      "trusted_sources = 198.51.100.0/24, 2001:db8:100::/48\n"
+			      "trusted_sources = 192.0.2.7\n", &c, &e), 0);
 	assert_int_equal(c.ntrusted, 3);
 	assert_int_equal(c.trusted[1].plen, 48);
 	assert_int_equal(c.trusted[2].plen, 32);
