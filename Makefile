@@ -31,7 +31,7 @@ else
 Q := @
 endif
 
-LIB_SRC := src/log.c src/conf.c src/rules.c src/ruleset.c src/nft.c src/ct.c src/state.c src/window.c
+LIB_SRC := src/log.c src/array.c src/conf.c src/rules.c src/ruleset.c src/nft.c src/ct.c src/state.c src/window.c
 CLI_SRC := src/cli/main.c src/cli/cmd_window.c src/cli/cmd_status.c src/cli/cmd_config.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "array.h"
 #include "ct.h"
 
 #define CT_MAX 65536   /* entries one close forgets at most */
@@ -100,15 +101,8 @@ static int entry_cb(const struct nlmsghdr *nlh, void *data)
 	len = tb[CTA_TUPLE_ORIG]->nla_len;
 	if (len > sizeof(v->tuple))
 		return MNL_CB_OK;
-	if (c->nv == c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 64;
-		struct victim *p = realloc(c->v, ncap * sizeof(*p));
-
-		if (!p)
-			return MNL_CB_ERROR;
-		c->v = p;
-		c->cap = ncap;
-	}
+	if (array_grow((void **)&c->v, &c->cap, c->nv, sizeof(*c->v)) < 0)
+		return MNL_CB_ERROR;
 	v = &c->v[c->nv++];
 	memset(v, 0, sizeof(*v));
 	v->family = nfg->nfgen_family;

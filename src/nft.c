@@ -22,6 +22,7 @@
 #include <libnftnl/common.h>
 #include <libnftnl/expr.h>
 #include <libnftnl/udata.h>
+#include "array.h"
 #include "nft.h"
 #include "rules.h"
 
@@ -381,15 +382,8 @@ static struct op *batch_reserve(struct nft_batch *b, const char *desc)
 		b->buf = p;
 		b->cap *= 2;
 	}
-	if (b->nops == b->cap_ops) {
-		size_t ncap = b->cap_ops ? b->cap_ops * 2 : 32;
-		struct op *o = realloc(b->ops, ncap * sizeof(*o));
-
-		if (!o)
-			goto fail;
-		b->ops = o;
-		b->cap_ops = ncap;
-	}
+	if (array_grow((void **)&b->ops, &b->cap_ops, b->nops, sizeof(*b->ops)) < 0)
+		goto fail;
 	op = &b->ops[b->nops];
 	memset(op, 0, sizeof(*op));
 	op->seq = ++b->nft->seq;

@@ -2,6 +2,7 @@
 #include <linux/netfilter.h>
 #include <stdlib.h>
 #include <string.h>
+#include "array.h"
 #include "ruleset.h"
 
 void ruleset_free(struct ruleset *rs)
@@ -11,27 +12,12 @@ void ruleset_free(struct ruleset *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
-static void *grow(void *p, size_t *cap, size_t n, size_t size)
-{
-	void *q;
-	size_t ncap;
-
-	if (n < *cap)
-		return p;
-	ncap = *cap ? *cap * 2 : 64;
-	q = realloc(p, ncap * size);
-	if (q)
-		*cap = ncap;
-	return q;
-}
-
 struct rs_chain *ruleset_add_chain(struct ruleset *rs)
 {
-	struct rs_chain *p = grow(rs->chains, &rs->cap_chains, rs->nchains, sizeof(*p));
+	struct rs_chain *p;
 
-	if (!p)
+	if (array_grow((void **)&rs->chains, &rs->cap_chains, rs->nchains, sizeof(*p)) < 0)
 		return NULL;
-	rs->chains = p;
 	p = &rs->chains[rs->nchains++];
 	memset(p, 0, sizeof(*p));
 	p->drops = -1;
@@ -40,11 +26,10 @@ struct rs_chain *ruleset_add_chain(struct ruleset *rs)
 
 struct rs_rule *ruleset_add_rule(struct ruleset *rs)
 {
-	struct rs_rule *p = grow(rs->rules, &rs->cap_rules, rs->nrules, sizeof(*p));
+	struct rs_rule *p;
 
-	if (!p)
+	if (array_grow((void **)&rs->rules, &rs->cap_rules, rs->nrules, sizeof(*p)) < 0)
 		return NULL;
-	rs->rules = p;
 	p = &rs->rules[rs->nrules++];
 	memset(p, 0, sizeof(*p));
 	p->l4proto = -1;

@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "array.h"
 #include "state.h"
 
 #define STATE_FILE "state"
@@ -98,15 +99,8 @@ struct lease *state_find_lease(struct state *st, const char *name)
 
 int state_add_rule(struct state *st, const struct rec_rule *r)
 {
-	if (st->nrules == st->cap_rules) {
-		size_t ncap = st->cap_rules ? st->cap_rules * 2 : 32;
-		struct rec_rule *p = realloc(st->rules, ncap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		st->rules = p;
-		st->cap_rules = ncap;
-	}
+	if (array_grow((void **)&st->rules, &st->cap_rules, st->nrules, sizeof(*st->rules)) < 0)
+		return -ENOMEM;
 	st->rules[st->nrules++] = *r;
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "array.h"
 #include "ct.h"
 #include "rules.h"
 #include "window.h"
@@ -33,11 +34,16 @@ struct want {
 	enum http01_mode mode;
 };
 
+/* An inserted rule: what it will be recorded as, and its operation in the batch. */
+struct pending {
+	struct rec_rule rec;
+	int op;
+};
+
 /* A batch being built, with what each inserted rule will be recorded as. */
 struct plan {
 	struct nft_batch *b;
-	struct rec_rule *pending;
-	int *ops;
+	struct pending *pending;
 	size_t npending, cap;
 	uint64_t packets[KIND_COUNT], bytes[KIND_COUNT];
 };
@@ -190,20 +196,9 @@ static int plan_record(struct plan *p, int op, const struct rec_rule *rec)
 {
 	if (op < 0)
 		return op;
-	if (p->npending == p->cap) {
-		size_t ncap = p->cap ? p->cap * 2 : 32;
-		struct rec_rule *r = realloc(p->pending, ncap * sizeof(*r));
-		int *o = r ? realloc(p->ops, ncap * sizeof(*o)) : NULL;
-
-		if (r)
-			p->pending = r;
-		if (!o)
-			return -ENOMEM;
-		p->ops = o;
-		p->cap = ncap;
-	}
-	p->pending[p->npending] = *rec;
-	p->ops[p->npending++] = op;
+	if (array_grow((void **)&p->pending, &p->cap, p->npending, sizeof(*p->pending)) < 0)
+		return -ENOMEM;
+	p->pending[p->npending++] = (struct pending){ .rec = *rec, .op = op };
 	return 0;
 }
 
@@ -211,7 +206,6 @@ static void plan_free(struct plan *p)
 {
 	nft_batch_free(p->b);
 	free(p->pending);
-	free(p->ops);
 }
 
 static void describe(char *buf, size_t len, const char *verb, uint32_t family,
@@ -487,9 +481,9 @@ static int record(struct state *st, const struct plan *p)
 		st->bytes[k] += p->bytes[k];
 	}
 	for (size_t i = 0; i < p->npending; i++) {
-		struct rec_rule rec = p->pending[i];
+		struct rec_rule rec = p->pending[i].rec;
 
-		rec.handle = nft_batch_handle(p->b, p->ops[i]);
+		rec.handle = nft_batch_handle(p->b, p->pending[i].op);
 		if (rec.handle == 0)
 			return -EPROTO;
 		if (state_add_rule(st, &rec) < 0)
