@@ -13,6 +13,10 @@
 #include "window.h"
 
 #define APPLY_TRIES 3
+/* The path gate keeps resetting for this long after the window's deadline: a connection made
+ * during the window gets nothing until the next sweep ends it (the timer runs every minute),
+ * while allowed users are not held behind the gate for long if nothing sweeps. */
+#define GATE_GRACE_S 300
 
 struct service {
 	unsigned svc;
@@ -85,25 +89,53 @@ static bool is_gate_table(uint32_t family, const char *table)
 	return family == NFPROTO_INET && !strcmp(table, GATE_TABLE);
 }
 
-/* Whether the state records rules in our own table (so we created it). */
-static bool state_has_gate(const struct state *st)
+/* How our path gate stands: the rules the state records in our table, and how many of them
+ * the kernel still holds (with our comment). */
+struct gate_view {
+	size_t recorded, present;
+};
+
+static struct gate_view gate_view(const struct ruleset *rs, const struct state *st)
 {
-	for (size_t i = 0; i < st->nrules; i++)
-		if (is_gate_table(st->rules[i].family, st->rules[i].table))
-			return true;
-	return false;
+	struct gate_view g = { 0 };
+
+	for (size_t i = 0; i < st->nrules; i++) {
+		const struct rec_rule *r = &st->rules[i];
+		const struct rs_rule *k;
+
+		if (!is_gate_table(r->family, r->table))
+			continue;
+		g.recorded++;
+		k = rs->gate_table ? ruleset_find_rule(rs, r->family, r->table, r->chain, r->handle) : NULL;
+		if (k && gate_comment_is_ours(k->comment))
+			g.present++;
+	}
+	return g;
+}
+
+/* The gate we made lost rules (its table deleted, flushed or emptied): without it, an http-01
+ * opener opens the whole port. */
+static bool gate_broken(const struct gate_view *g)
+{
+	return g->recorded && g->present < g->recorded;
 }
 
 int window_gate_missing(struct nft *n, const struct state *st, struct err *e)
 {
 	struct ruleset rs = { 0 };
+	struct gate_view g;
+	bool any = false;
 	int r;
 
-	if (!state_has_gate(st))
+	for (size_t i = 0; i < st->nrules && !any; i++)
+		any = is_gate_table(st->rules[i].family, st->rules[i].table);
+	if (!any)
 		return 0;
 	r = nft_dump(n, &rs, e);
-	if (r == 0)
-		r = !rs.gate_table;
+	if (r == 0) {
+		g = gate_view(&rs, st);
+		r = gate_broken(&g);
+	}
 	ruleset_free(&rs);
 	return r;
 }
@@ -165,14 +197,17 @@ static bool chain_holds_ours(const struct ruleset *rs, const struct rs_chain *ch
 	return false;
 }
 
-/* Our table may be replaced only if we made it (the state records it) and it holds nothing
- * but what acmegate puts there. */
+/* Our table may be replaced only if it still holds rules we recorded there and nothing but
+ * what acmegate puts there. */
 static int check_gate_table(const struct ruleset *rs, const struct state *st, struct err *e)
 {
-	if (rs->gate_table && !state_has_gate(st))
-		return err_set(e, -EEXIST, "table inet " GATE_TABLE " exists, but acmegate's state does "
-			       "not record making it (another program's, or left by a crash): look at it "
-			       "with 'nft list table inet " GATE_TABLE "' and delete it if it is acmegate's");
+	struct gate_view g = gate_view(rs, st);
+
+	if (rs->gate_table && !g.present)
+		return err_set(e, -EEXIST, "table inet " GATE_TABLE " exists, but holds none of the rules "
+			       "acmegate's state records (another program's, emptied, or left by a crash): "
+			       "look at it with 'nft list table inet " GATE_TABLE "' and delete it if it "
+			       "is acmegate's");
 	for (size_t i = 0; rs->gate_table && i < rs->nchains; i++) {
 		const struct rs_chain *ch = &rs->chains[i];
 
@@ -278,9 +313,11 @@ static int plan_remove_leftovers(struct plan *p, struct ruleset *rs, struct wind
 /* "add table; delete table" removes our table even if it appeared after our dump. Only when
  * the dump saw it: a batch that deletes nothing spares the caller the kernel's deferred
  * cleanup (an RCU grace period) when the netlink socket closes. */
-static int plan_drop_gate_table(struct plan *p, const struct ruleset *rs)
+static int plan_drop_gate_table(struct plan *p, const struct ruleset *rs, const struct state *st)
 {
-	if (!rs->gate_table)
+	struct gate_view g = gate_view(rs, st);
+
+	if (!rs->gate_table || !g.present)  /* not ours (any more): left alone */
 		return 0;
 	int r = nft_batch_add_table(p->b, gate_table(), "preparing table inet " GATE_TABLE);
 
@@ -313,7 +350,7 @@ static int plan_path_gate(struct plan *p, const struct conf *c, time_t deadline)
 	/* each insert goes to the head: the reset first, so the accepts end up above it */
 	rec.kind = KIND_PATH_RESET;
 	if (r == 0)
-		r = plan_record(p, nft_batch_insert_rule(p->b, rule_path_reset(deadline, comment),
+		r = plan_record(p, nft_batch_insert_rule(p->b, rule_path_reset(deadline + GATE_GRACE_S, comment),
 							 "inserting the path gate's reset rule"), &rec);
 	rec.kind = KIND_PATH_ACCEPT;
 	for (int i = 0; i < 2 && r == 0; i++)
@@ -454,6 +491,7 @@ static int plan_build(struct plan *p, struct ruleset *rs, const struct conf *c,
 		      struct window_report *rep)
 {
 	struct want w = *want;
+	struct gate_view g;
 	int r;
 
 	if ((r = plan_remove_recorded(p, rs, st, rep)) < 0 ||
@@ -461,9 +499,10 @@ static int plan_build(struct plan *p, struct ruleset *rs, const struct conf *c,
 		return r;
 	/* a path gate we had was removed: without it an http-01 opener would open the whole
 	 * port, so the http-01 window stays closed until the next explicit open */
-	if (!may_open && w.mode == HTTP01_PATH && !rs->gate_table && state_has_gate(st))
+	g = gate_view(rs, st);
+	if (!may_open && w.mode == HTTP01_PATH && gate_broken(&g))
 		w.deadline[0] = 0;
-	if ((r = plan_drop_gate_table(p, rs)) < 0 ||
+	if ((r = plan_drop_gate_table(p, rs, st)) < 0 ||
 	    (r = plan_openers(p, rs, c, &w, may_open, rep)) < 0)
 		return r;
 	/* Nothing drops tcp/80: the world already reaches it, and there is nothing to gate. */

@@ -12,7 +12,7 @@ world_geoblock "$P"
 webroot=$(gate_webroot "$P")
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 conf=$(gate_conf "$P" ttl=60)
-tap_plan 38
+tap_plan 41
 CH="http://$WORLD_SRV4/.well-known/acme-challenge/$TOKEN"
 before=$(ruleset "$P")
 
@@ -48,6 +48,22 @@ tap_like "$out" "path gate .* was removed" "sweep notices the missing path gate"
 tap_is "$(fetch "$P" ca "http://$WORLD_SRV4/index.html")" timeout "and closes the port instead of leaving it whole"
 gate "$P" close --all >/dev/null 2>&1
 tap_is "$(ruleset "$P")" "$before" "the ruleset is as before"
+
+# -- emptying the gate without deleting its table is noticed too
+gate "$P" open --lease flushed --ttl 60 >/dev/null 2>&1
+world_exec "$P" srv nft flush chain inet acmegate gate
+out=$(gate "$P" sweep 2>&1)
+tap_is "$(fetch "$P" ca "http://$WORLD_SRV4/index.html")" timeout "a flushed gate chain makes sweep close the port"
+gate "$P" close --all >/dev/null 2>&1
+world_exec "$P" srv nft delete table inet acmegate 2>/dev/null
+
+# -- between a deadline and the next sweep, a connection made during the window gets nothing
+gate "$P" open --lease late --ttl 2 >/dev/null 2>&1
+world_exec "$P" ca python3 "$here/../lib/idle_conn.py" "$WORLD_SRV4" 3 >"$(world_dir "$P")/late.out"
+tap_like "$(cat "$(world_dir "$P")/late.out")" "^(timeout|reset|closed)$" \
+	"after the deadline, before any sweep, an idle connection from the window gets no page"
+gate "$P" sweep >/dev/null 2>&1
+tap_is "$(ruleset "$P")" "$before" "sweep then restores the ruleset"
 
 # -- 20 concurrent open/close pairs, each with its own lease
 pids=""
