@@ -115,6 +115,16 @@ void nft_close(struct nft *n)
 	free(n);
 }
 
+struct mnl_socket *nft_socket(struct nft *n)
+{
+	return n->nl;
+}
+
+uint32_t nft_next_seq(struct nft *n)
+{
+	return ++n->seq;
+}
+
 /* ---- dumps ---- */
 
 static int parse_chain(const struct nlmsghdr *nlh, void *data)

@@ -15,6 +15,11 @@ struct nft_batch;
 int nft_open(struct nft **ret, struct err *e);
 void nft_close(struct nft *n);
 
+/* The socket and sequence numbers, for other nfnetlink subsystems (ct.c): one socket per
+ * process, so that only one close pays the kernel's post-delete wait. */
+struct mnl_socket *nft_socket(struct nft *n);
+uint32_t nft_next_seq(struct nft *n);
+
 /* Reads every chain and rule of every family into rs (restarting if the ruleset changes
  * meanwhile). Set elements are not read: the cost does not grow with the user's sets. */
 int nft_dump(struct nft *n, struct ruleset *rs, struct err *e);

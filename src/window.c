@@ -606,7 +606,7 @@ static unsigned recorded_services(const struct state *st)
 }
 
 /* Connections the closed services let in must not live on through an "established" accept. */
-static void forget_connections(unsigned closed, struct window_report *rep)
+static void forget_connections(struct nft *nft, unsigned closed, struct window_report *rep)
 {
 	struct opening ports[4];
 	struct err e = { .kind = ERR_KIND_NFT };
@@ -616,7 +616,7 @@ static void forget_connections(unsigned closed, struct window_report *rep)
 	for (size_t s = 0; s < NSERVICES; s++)
 		for (size_t i = 0; (closed & services[s].svc) && i < services[s].nopen; i++)
 			ports[n++] = services[s].open[i];
-	r = ct_forget(ports, n, &e);
+	r = ct_forget(nft, ports, n, &e);
 	if (r < 0)
 		snprintf(rep->ct_error, sizeof(rep->ct_error), "%s", e.msg);
 	else
@@ -648,7 +648,7 @@ int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t n
 			rep->deadline = w.deadline[s];
 	rep->leases_left = st->nleases;
 	if (before & ~rep->services)
-		forget_connections(before & ~rep->services, rep);
+		forget_connections(n, before & ~rep->services, rep);
 	rep->mode = w.mode;
 	rep->legacy4 = legacy_tables("/proc/net/ip_tables_names");
 	rep->legacy6 = legacy_tables("/proc/net/ip6_tables_names");
