@@ -51,7 +51,6 @@ struct nft_batch {
 	struct op *ops;
 	size_t nops, cap_ops;
 	bool deletes;
-	uint32_t begin_seq;
 	int failed;        /* -errno of the first build failure */
 };
 
@@ -359,8 +358,7 @@ struct nft_batch *nft_batch_new(struct nft *n)
 		free(b);
 		return NULL;
 	}
-	b->begin_seq = ++n->seq;
-	nftnl_batch_begin(b->buf, b->begin_seq);
+	nftnl_batch_begin(b->buf, ++n->seq);
 	b->len = NLMSG_ALIGN(((struct nlmsghdr *)b->buf)->nlmsg_len);
 	return b;
 }
@@ -372,11 +370,6 @@ void nft_batch_free(struct nft_batch *b)
 	free(b->buf);
 	free(b->ops);
 	free(b);
-}
-
-size_t nft_batch_count(const struct nft_batch *b)
-{
-	return b->nops;
 }
 
 /* Room for one more message and its op; returns the op or NULL (and marks the batch failed). */

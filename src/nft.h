@@ -35,7 +35,6 @@ int nft_batch_add_table(struct nft_batch *b, struct nftnl_table *t, const char *
 int nft_batch_delete_table(struct nft_batch *b, struct nftnl_table *t, const char *desc);
 int nft_batch_add_chain(struct nft_batch *b, struct nftnl_chain *c, const char *desc);
 int nft_batch_add_set(struct nft_batch *b, struct nftnl_set *s, const char *desc);
-size_t nft_batch_count(const struct nft_batch *b);
 /* Sends the batch; all or nothing. On failure e names the first operation the kernel refused. */
 int nft_batch_commit(struct nft_batch *b, struct err *e);
 /* Handle the kernel echoed for an inserted rule (0 if none). */
