@@ -9,7 +9,7 @@ DESTDIR ?=
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libnftnl libmnl inih jansson
+PKGS := libnftnl libmnl inih jansson libcurl openssl libmicrohttpd libunbound
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wno-format-truncation
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 $(WARN) -MMD -MP -Isrc
@@ -31,15 +31,22 @@ else
 Q := @
 endif
 
-LIB_SRC := src/log.c src/array.c src/conf.c src/rules.c src/ruleset.c src/nft.c src/ct.c src/state.c src/window.c
-CLI_SRC := src/cli/main.c src/cli/cmd_window.c src/cli/cmd_status.c src/cli/cmd_config.c
+LIB_SRC := src/log.c src/array.c src/conf.c src/rules.c src/ruleset.c src/nft.c src/ct.c src/state.c src/window.c \
+	src/sig.c $(wildcard src/probe/*.c) $(wildcard src/check/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+AGENT_SRC := $(wildcard src/agent/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
+AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 
-all: $(B)/acmegate
+all: $(B)/acmegate $(B)/acmegate-agent
 
 $(B)/acmegate: $(CLI_OBJ) $(B)/libacmegate.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
+
+$(B)/acmegate-agent: $(AGENT_OBJ) $(B)/libacmegate.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
