@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include "conf.h"
+#include "conf_internal.h"
 
 #define TOKEN_LEN_MIN 22   /* 128 bits of entropy, RFC 8555 section 8.1 */
 #define TOKEN_LEN_MAX 54   /* one rule holds at most 128 expressions */
@@ -34,6 +35,8 @@ void conf_defaults(struct conf *c)
 	c->token_length = 43;
 	c->forward = false;
 	snprintf(c->state_dir, sizeof(c->state_dir), "/run/acmegate");
+	c->check.timeout = 60;
+	snprintf(c->check.webroot, sizeof(c->check.webroot), "/var/www/html");
 }
 
 int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
@@ -161,7 +164,7 @@ static unsigned parse_services(const char *value)
 }
 
 /* User text in a message: control bytes and non-ASCII become '?', long text is cut. */
-static const char *printable(const char *in, char *out, size_t len)
+const char *conf_printable(const char *in, char *out, size_t len)
 {
 	size_t i = 0;
 
@@ -176,7 +179,7 @@ static int bad(struct parse_ctx *p, const char *key, const char *value, const ch
 	char shown[64];
 
 	snprintf(p->msg, sizeof(p->msg), "bad value '%s' for key '%s': expected %s",
-		 printable(value, shown, sizeof(shown)), key, want);
+		 conf_printable(value, shown, sizeof(shown)), key, want);
 	p->failed = 1;
 	return 0;
 }
@@ -238,62 +241,61 @@ static int set_gate_key(struct parse_ctx *p, const char *key, const char *value)
 	return 0;
 }
 
-static const char *const keys[] = { "challenges", "ttl", "max_ttl", "http01_mode",
-				    "trusted_sources", "token_length", "forward", "state_dir" };
+static const char *const gate_keys[] = { "challenges", "ttl", "max_ttl", "http01_mode",
+					 "trusted_sources", "token_length", "forward", "state_dir" };
 
-/* Each key once, known, and without a '#' comment behind its value (inih only knows ';'). */
-static int check_key(struct parse_ctx *p, const char *key, const char *value)
+/* Each key known and once (but for `repeatable`), without a '#' comment behind its value (inih
+ * only knows ';'). Returns 1, or 0 with the reason in msg. */
+int conf_key_once(const char *section, const char *const *keys, size_t nkeys, const char *repeatable,
+		  unsigned *seen, const char *key, const char *value, char *msg, size_t len)
 {
 	char shown[64];
 	const char *hash = strchr(value, '#');
 
-	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+	for (unsigned i = 0; i < nkeys; i++) {
 		if (strcmp(key, keys[i]))
 			continue;
-		if ((p->seen & (1u << i)) && strcmp(key, "trusted_sources")) {
-			snprintf(p->msg, sizeof(p->msg), "key '%s' is given twice (an indented line would "
-				 "continue the previous one); give each key once", key);
+		if ((*seen & (1u << i)) && !(repeatable && !strcmp(key, repeatable))) {
+			snprintf(msg, len, "key '%s' is given twice (an indented line would continue the "
+				 "previous one); give each key once", key);
 			return 0;
 		}
-		p->seen |= 1u << i;
+		*seen |= 1u << i;
 		if (hash && hash > value && (hash[-1] == ' ' || hash[-1] == '\t')) {
-			snprintf(p->msg, sizeof(p->msg), "'#' after the value of '%s': a comment after a "
-				 "value starts with ';'", key);
+			snprintf(msg, len, "'#' after the value of '%s': a comment after a value starts "
+				 "with ';'", key);
 			return 0;
 		}
 		return 1;
 	}
-	snprintf(p->msg, sizeof(p->msg), "unknown key '%s' in [gate]; see acmegate.conf(5)",
-		 printable(key, shown, sizeof(shown)));
+	snprintf(msg, len, "unknown key '%s' in [%s]; see acmegate.conf(5)",
+		 conf_printable(key, shown, sizeof(shown)), section);
 	return 0;
 }
 
 static int handler(void *user, const char *section, const char *key, const char *value)
 {
 	struct parse_ctx *p = user;
+	int ok;
 
 	if (p->failed)
 		return 0;
-	if (strcmp(section, "gate") != 0) {
-		char k[64], sec[64];
-
-		snprintf(p->msg, sizeof(p->msg), "key '%s' is outside section [gate] (found in '[%s]')",
-			 printable(key, k, sizeof(k)), printable(section, sec, sizeof(sec)));
+	if (!strcmp(section, "gate"))
+		ok = conf_key_once("gate", gate_keys, sizeof(gate_keys) / sizeof(gate_keys[0]),
+				   "trusted_sources", &p->seen, key, value, p->msg, sizeof(p->msg)) &&
+		     set_gate_key(p, key, value);
+	else
+		ok = conf_other_key(p->conf, section, key, value, p->msg, sizeof(p->msg));
+	if (!ok)
 		p->failed = 1;
-		return 0;
-	}
-	if (!check_key(p, key, value) || !set_gate_key(p, key, value)) {
-		p->failed = 1;
-		return 0;
-	}
-	return 1;
+	return ok;
 }
 
 static int conf_validate(const struct conf *c, struct err *e)
 {
 	if (c->ttl > c->max_ttl)
 		return err_set(e, -EINVAL, "%s: ttl %u is larger than max_ttl %u", c->path, c->ttl, c->max_ttl);
-	return 0;
+	return conf_validate_check(c, e);
 }
 
 /* inih splits lines longer than its buffer and would read the rest as a new line. */

@@ -27,6 +27,38 @@ struct cidr {
 	uint8_t addr[16];
 };
 
+#define PERSPECTIVE_MAX 16
+#define DOMAIN_MAX 32
+#define DOMAIN_LEN 254         /* 253 characters and the NUL */
+#define SECRET_LEN 32
+
+enum quorum_policy { QUORUM_CABF = 0, QUORUM_ALL, QUORUM_MAJORITY, QUORUM_COUNT };
+enum check_failure { ON_FAIL_CLOSE = 0, ON_FAIL_KEEP, ON_FAIL_WARN };
+
+/* A perspective agent to ask ([perspective NAME]). */
+struct perspective_conf {
+	char name[33];
+	char url[200];
+	char key_id[65];
+	uint8_t secret[SECRET_LEN];
+	bool has_secret;
+	char ca_file[PATH_MAX];    /* pins the agent's certificate; empty: the system's CAs */
+	unsigned seen;             /* keys given, one bit each */
+};
+
+/* The self-test ([check]). */
+struct check_conf {
+	enum quorum_policy quorum;
+	unsigned quorum_count;     /* QUORUM_COUNT: remotes that must pass */
+	enum check_failure on_failure;
+	unsigned timeout;          /* seconds for the whole check */
+	char webroot[PATH_MAX];    /* http-01 probe files go to WEBROOT/.well-known/acme-challenge */
+	char caa_issuer[DOMAIN_LEN];  /* also check CAA for this CA when set */
+	char domains[DOMAIN_MAX][DOMAIN_LEN];
+	size_t ndomains;
+	unsigned seen;             /* keys given, one bit each */
+};
+
 struct conf {
 	char path[PATH_MAX];
 	unsigned ttl;              /* seconds a window stays open without close */
@@ -38,6 +70,9 @@ struct conf {
 	struct cidr trusted[TRUSTED_MAX];  /* sources the path gate lets through untouched */
 	size_t ntrusted;
 	char state_dir[PATH_MAX];
+	struct check_conf check;
+	struct perspective_conf persp[PERSPECTIVE_MAX];
+	size_t npersp;
 };
 
 void conf_defaults(struct conf *c);
@@ -52,3 +87,8 @@ const char *mode_name(enum http01_mode m);
 /* "198.51.100.0/24" or "2001:db8::/32" (a bare address is a /32 or /128). */
 int parse_cidr(const char *s, struct cidr *ret);
 int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
+/* A host name as a CA accepts it (LDH labels, at most 253 characters), or "*." and one. */
+bool valid_domain(const char *s);
+const char *quorum_name(enum quorum_policy q);
+const char *on_failure_name(enum check_failure f);
+int on_failure_from_name(const char *s, enum check_failure *ret);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "conf.h"
 
 static char path[64];
@@ -96,8 +97,8 @@ static void test_bad(void **state)
 	assert_error("[gate]\ntrusted_sources = 0.0.0.0/0\n", "2:", "'trusted_sources'");
 	assert_error("[gate]\ntrusted_sources = example.com\n", "2:", "'trusted_sources'");
 	assert_error("[gate]\ntrusted_sources = 2001:db8::/129\n", "2:", "'trusted_sources'");
-	assert_error("[other]\nttl = 5\n", "2:", "outside section [gate]");
-	assert_error("ttl = 5\n", "1:", "outside section [gate]");
+	assert_error("[other]\nttl = 5\n", "2:", "unknown section '[other]'");
+	assert_error("ttl = 5\n", "1:", "outside any section");
 	assert_error("[gate]\nthis line has no equals sign\n", "2:", "syntax error");
 	assert_error("[gate]\nttl = 60\nttl = 70\n", "3:", "given twice");
 	assert_error("[gate]\nttl = 600\n  5\n", "3:", "given twice");
@@ -147,6 +148,83 @@ static void test_names(void **state)
 	assert_true(parse_uint("", 0, 10, &v) < 0);
 }
 
+#define HEX64 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+static void test_check_sections(void **state)
+{
+	struct conf c;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(load("[check]\nquorum = 3\ndomains = a.example.org, *.b.example.org\n"
+			      "domains = c.example.org\non_check_failure = warn\nwebroot = /srv/www\n"
+			      "[perspective eu-1]\nurl = https://192.0.2.1:8443\nkey_id = home\n"
+			      "secret = " HEX64 "\nca_file = /etc/acmegate/eu-1.pem\n"
+			      "[perspective us-1]\nurl = https://agent.example.net\nkey_id = k\n"
+			      "secret = " HEX64 "\n[perspective x]\nurl = https://x\nkey_id = k\n"
+			      "secret = " HEX64 "\n", &c, &e), 0);
+	assert_int_equal(c.check.quorum, QUORUM_COUNT);
+	assert_int_equal(c.check.quorum_count, 3);
+	assert_int_equal(c.check.ndomains, 3);
+	assert_string_equal(c.check.domains[1], "*.b.example.org");
+	assert_int_equal(c.check.on_failure, ON_FAIL_WARN);
+	assert_int_equal(c.npersp, 3);
+	assert_string_equal(c.persp[0].name, "eu-1");
+	assert_int_equal(c.persp[0].secret[1], 0x11);
+	assert_string_equal(c.persp[1].url, "https://agent.example.net");
+}
+
+static void test_check_bad(void **state)
+{
+	(void)state;
+	assert_error("[check]\nquorum = most\n", "2:", "'quorum'");
+	assert_error("[check]\nquorum = 0\n", "2:", "'quorum'");
+	assert_error("[check]\non_check_failure = ignore\n", "2:", "close, keep or warn");
+	assert_error("[check]\ndomains = bad_name.example\n", "2:", "host names");
+	assert_error("[check]\ntimeout = 1\n", "2:", "'timeout'");
+	assert_error("[check]\ncolour = red\n", "2:", "unknown key 'colour' in [check]");
+	assert_error("[perspective a/b]\nurl = https://x\n", "2:", "bad perspective name");
+	assert_error("[perspective a]\nurl = http://x\n", "2:", "https://");
+	assert_error("[perspective a]\nsecret = 1234\n", "2:", "64 hex digits");
+	assert_error("[perspective a]\nsecret = " HEX64 "\nsecret_file = /x\n", "3:", "not both");
+	assert_error("[perspective a]\nurl = https://x\n[perspective b]\nurl = https://y\n"
+		     "[perspective a]\nkey_id = k\n", "6:", "given twice");
+	assert_error("[perspective a]\nurl = https://x\nurl = https://y\n", "3:", "twice");
+	assert_error("[perspective a]\nsecret_file = /nonexistent\n", "2:", "No such file");
+}
+
+static void test_check_cross_field(void **state)
+{
+	struct conf c;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(load("[perspective a]\nurl = https://x\n", &c, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "needs url, key_id and secret"));
+	assert_int_equal(load("[check]\nquorum = 2\n[perspective a]\nurl = https://x\nkey_id = k\n"
+			      "secret = " HEX64 "\n", &c, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "more than the 1 perspectives"));
+}
+
+static void test_secret_file(void **state)
+{
+	char sp[] = "/tmp/acmegate-test-secret.XXXXXX", text[256];
+	struct conf c;
+	struct err e;
+	int fd = mkstemp(sp);
+
+	(void)state;
+	assert_true(write(fd, HEX64 "\n", 65) == 65);
+	close(fd);
+	snprintf(text, sizeof(text), "[perspective a]\nurl = https://x\nkey_id = k\nsecret_file = %s\n", sp);
+	assert_int_equal(load(text, &c, &e), 0);
+	assert_int_equal(c.persp[0].secret[31], 0xff);
+	chmod(sp, 0644);
+	assert_int_equal(load(text, &c, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "readable by others"));
+	unlink(sp);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -156,6 +234,10 @@ int main(void)
 		cmocka_unit_test(test_cross_field),
 		cmocka_unit_test(test_not_a_file),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_check_sections),
+		cmocka_unit_test(test_check_bad),
+		cmocka_unit_test(test_check_cross_field),
+		cmocka_unit_test(test_secret_file),
 	};
 
 	return cmocka_run_group_tests_name("conf", tests, NULL, NULL);
