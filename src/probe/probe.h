@@ -32,6 +32,7 @@ struct probe_req {
 	const char *name;
 	const char *token;              /* http-01 */
 	const char *key_authorization;  /* http-01 (required), tls-alpn-01, dns-01 (optional) */
+	const char *value;              /* dns-01: the expected TXT value, when no key_authorization */
 	const char *ca;                 /* caa */
 };
 
@@ -48,3 +49,8 @@ int guard_check(const struct guard *g, const struct sockaddr *sa, struct err *e)
  * the agent adds). Returns -EINVAL for a bad request (e says what), -EACCES for a name that is an
  * IP literal the guard refuses, -ENOMEM. A failed check is a result, not an error. */
 int probe_run(const struct probe_opts *o, const struct probe_req *r, json_t **ret_result, struct err *e);
+
+/* `acmegate-agent probe [--root-hints F] [--trust-anchor F] [--allow CIDR]... [--dial-timeout MS]
+ *  TYPE NAME [--token T] [--key-authorization K] [--value V] [--ca CA]`: runs one check here and
+ * prints the result object; exit 0 when ok, 1 when the check failed, 64 on usage errors. */
+int probe_main(int argc, char **argv);
