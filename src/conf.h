@@ -90,5 +90,7 @@ int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
 /* A host name as a CA accepts it (LDH labels, at most 253 characters), or "*." and one. */
 bool valid_domain(const char *s);
 const char *quorum_name(enum quorum_policy q);
+/* "cabf", "all", "majority" or a number 1..PERSPECTIVE_MAX (QUORUM_COUNT); -EINVAL otherwise. */
+int quorum_from_name(const char *v, enum quorum_policy *q, unsigned *count);
 const char *on_failure_name(enum check_failure f);
 int on_failure_from_name(const char *s, enum check_failure *ret);

@@ -68,15 +68,16 @@ int on_failure_from_name(const char *s, enum check_failure *ret)
 	return -EINVAL;
 }
 
-static int parse_quorum(struct check_conf *k, const char *v)
+int quorum_from_name(const char *v, enum quorum_policy *q, unsigned *count)
 {
-	for (unsigned i = 0; i < QUORUM_COUNT; i++)
+	for (size_t i = 0; i < QUORUM_COUNT; i++) {
 		if (!strcmp(v, quorum_names[i])) {
-			k->quorum = (enum quorum_policy)i;
+			*q = (enum quorum_policy)i;
 			return 0;
 		}
-	k->quorum = QUORUM_COUNT;
-	return parse_uint(v, 1, PERSPECTIVE_MAX, &k->quorum_count);
+	}
+	*q = QUORUM_COUNT;
+	return parse_uint(v, 1, PERSPECTIVE_MAX, count);
 }
 
 /* "a.example b.example, c.example": adds to the list; several lines add up. */
@@ -98,7 +99,7 @@ static int parse_domains(struct check_conf *k, const char *value, char *msg, siz
 static int set_check_key(struct check_conf *k, const char *key, const char *v, char *msg, size_t len)
 {
 	if (!strcmp(key, "quorum"))
-		return parse_quorum(k, v) ? bad(msg, len, key, v, "cabf, all, majority or a number from 1 to 16") : 1;
+		return quorum_from_name(v, &k->quorum, &k->quorum_count) ? bad(msg, len, key, v, "cabf, all, majority or a number from 1 to 16") : 1;
 	if (!strcmp(key, "on_check_failure"))
 		return on_failure_from_name(v, &k->on_failure) ? bad(msg, len, key, v, "close, keep or warn") : 1;
 	if (!strcmp(key, "timeout"))

@@ -13,6 +13,8 @@
 
 #define REPLY_MAX (256 * 1024)  /* an agent's result is a few kB; more is not an agent */
 
+volatile sig_atomic_t check_stop;
+
 /* One request in flight. */
 struct call {
 	struct answer *ans;
@@ -75,6 +77,8 @@ static char *request_body(const struct check_target *t)
 		json_object_set_new(o, "token", json_string(t->token));
 	if (t->key_authorization[0])
 		json_object_set_new(o, "key_authorization", json_string(t->key_authorization));
+	if (t->value[0])
+		json_object_set_new(o, "value", json_string(t->value));
 	if (t->ca[0])
 		json_object_set_new(o, "ca", json_string(t->ca));
 	s = json_dumps(o, JSON_COMPACT);
@@ -215,7 +219,7 @@ static void run_multi(CURLM *m)
 	int running = 1, left;
 	CURLMsg *msg;
 
-	while (running) {
+	while (running && !check_stop) {
 		curl_multi_perform(m, &running);
 		while ((msg = curl_multi_info_read(m, &left))) {
 			struct call *c = NULL;
@@ -253,6 +257,8 @@ int ask_all(const struct conf *c, const struct check_target *targets, size_t nta
 		}
 		curl_multi_add_handle(m, calls[i].h);
 	}
+	for (size_t i = 0; i < n; i++)
+		answer_fail(&ret[i], "agent not asked", "interrupted");
 	run_multi(m);
 out:
 	for (size_t i = 0; calls && i < n; i++) {

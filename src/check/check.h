@@ -1,6 +1,7 @@
 /* check.h: the self-test's client side: ask every perspective agent in parallel (ask.c), apply
  * the quorum (quorum.c), explain (report.c). No privilege, except what seen.c needs. */
 #pragma once
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <jansson.h>
@@ -14,6 +15,7 @@ struct check_target {
 	char name[DOMAIN_LEN];
 	char token[130];
 	char key_authorization[260];
+	char value[130];           /* dns-01: the expected TXT value (certbot's CERTBOT_VALIDATION) */
 	char ca[DOMAIN_LEN];
 };
 
@@ -28,6 +30,9 @@ struct answer {
 	json_t *result;            /* the agent's result object, or NULL */
 	double seconds;
 };
+
+/* Set from a signal handler: ask_all stops within a second; unanswered perspectives say so. */
+extern volatile sig_atomic_t check_stop;
 
 /* Asks every perspective of c about every target, all at once; ret has npersp * ntargets
  * answers, target-major (ret[t * npersp + p]). Never fails for one agent's sake: its answer

@@ -34,6 +34,7 @@ static int mkdir_tracked(struct probefile *pf, const char *dir, unsigned bit, st
 {
 	if (mkdir(dir, 0755) == 0) {
 		pf->created |= bit;
+		chmod(dir, 0755);  /* the web server reads it whatever our umask */
 		return 0;
 	}
 	if (errno == EEXIST)
@@ -60,7 +61,8 @@ int probefile_place(struct probefile *pf, const char *webroot, struct err *e)
 		return r;
 	}
 	fd = open(pf->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, pf->key_authorization, strlen(pf->key_authorization)) < 0) {
+	if (fd < 0 || fchmod(fd, 0644) < 0 ||
+	    write(fd, pf->key_authorization, strlen(pf->key_authorization)) < 0) {
 		r = err_set(e, -errno, "check: cannot write the probe file '%s': %s", pf->path, strerror(errno));
 		if (fd >= 0)
 			close(fd);

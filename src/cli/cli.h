@@ -1,5 +1,6 @@
 /* cli.h: shared by the command files: options common to all commands, exit codes. */
 #pragma once
+#include <stdio.h>
 #include <time.h>
 #include "conf.h"
 #include "log.h"
@@ -9,6 +10,7 @@ enum {
 	EXIT_OK_ = 0,
 	EXIT_FAIL = 1,          /* a check failed (status: no window open with --quiet-check) */
 	EXIT_USAGE = 64,        /* bad command line */
+	EXIT_CHECK = 65,        /* the self-test failed: a CA would most likely fail too */
 	EXIT_UNAVAILABLE = 69,  /* nf_tables not available in this kernel */
 	EXIT_KERNEL = 70,       /* the kernel refused the change */
 	EXIT_STATE = 74,        /* state directory or file unusable */
@@ -27,6 +29,8 @@ struct cli {
 int cli_load_conf(struct cli *cli);
 /* Maps a failure of nftables or state handling to an exit code, after printing e. */
 int cli_fail(int r, const struct err *e);
+/* Reports getopt's ':' (missing value) or '?' (unknown option); returns EXIT_USAGE. */
+int cli_bad_option(const char *cmd, int o, char **argv);
 void cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void fmt_time(char *buf, size_t len, time_t t);
 
@@ -35,3 +39,18 @@ int cmd_close(struct cli *cli, int argc, char **argv);
 int cmd_sweep(struct cli *cli, int argc, char **argv);
 int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_check_config(struct cli *cli, int argc, char **argv);
+int cmd_check(struct cli *cli, int argc, char **argv);
+int cmd_run(struct cli *cli, int argc, char **argv);
+
+/* cmd_check.c, shared with run. */
+struct selftest;
+struct check_args {
+	const char *domains[DOMAIN_MAX];
+	size_t ndomains;
+	const char *type, *token, *keyauth, *value, *ca, *lease;
+	bool json;
+	bool if_configured;
+};
+void check_signals(void);
+int check_targets(const struct conf *c, const struct check_args *a, struct selftest *st);
+int check_execute(const struct conf *c, struct selftest *st, FILE *out);

@@ -114,15 +114,6 @@ static void report_opened(const struct window_report *rep, const char *lease, un
 }
 
 /* getopt's own messages lack the program name and a hint: say it ourselves. */
-static int bad_option(const char *cmd, int o, char **argv)
-{
-	if (o == ':')
-		cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
-	else
-		cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
-	return EXIT_USAGE;
-}
-
 static void open_usage(FILE *f)
 {
 	fprintf(f, "Usage: acmegate open [--lease NAME] [--ttl SECONDS] [--challenge TYPE]... [--mode path|port]\n"
@@ -174,7 +165,7 @@ static int parse_open_args(const struct conf *c, int argc, char **argv, struct o
 			open_usage(stdout);
 			return -1;
 		default:
-			return bad_option("open", o, argv);
+			return cli_bad_option("open", o, argv);
 		}
 	}
 	if (optind < argc) {
@@ -265,7 +256,7 @@ static int parse_close_args(int argc, char **argv, const char **lease, bool *all
 			printf("Usage: acmegate close [--lease NAME | --all]\n");
 			return -1;
 		} else
-			return bad_option("close", o, argv);
+			return cli_bad_option("close", o, argv);
 	}
 	if (optind < argc) {
 		cli_usage_error("close", "unexpected argument '%s'", argv[optind]);

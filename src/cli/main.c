@@ -21,6 +21,8 @@ static const struct {
 	{ "close", cmd_close, "end a lease; the window closes with its last lease" },
 	{ "status", cmd_status, "show the window, its leases and what passed through it" },
 	{ "sweep", cmd_sweep, "remove rules and leases whose deadline has passed" },
+	{ "check", cmd_check, "ask the perspective agents whether a CA could validate now" },
+	{ "run", cmd_run, "open, check, run an ACME client, and close again" },
 	{ "check-config", cmd_check_config, "validate the configuration file" },
 };
 
@@ -37,6 +39,15 @@ static void usage(FILE *f)
 		"  -h, --help         this help; COMMAND --help for a command's options\n"
 		"  -V, --version      print the version\n\n"
 		"See acmegate(8) and acmegate.conf(5).\n");
+}
+
+int cli_bad_option(const char *cmd, int o, char **argv)
+{
+	if (o == ':')
+		cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+	else
+		cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+	return EXIT_USAGE;
 }
 
 void cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -1,0 +1,234 @@
+/* cmd_run.c: `run -- CLIENT ARGS...`: opens a window for a lease of its own, runs the self-test,
+ * runs the ACME client only if the test passes, and closes the lease in every case: when the
+ * client fails, and on SIGINT, SIGTERM or SIGHUP (passed on to the client first). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "check/selftest.h"
+#include "cli.h"
+#include "state.h"
+
+#define CHALLENGES_MAX 3
+
+struct run_args {
+	struct check_args check;
+	const char *challenges[CHALLENGES_MAX];
+	size_t nchallenges;
+	const char *ttl;
+	char lease[LEASE_NAME_MAX + 1];
+	bool no_check;
+	char **client;
+};
+
+static volatile sig_atomic_t child_pid, got_signal;
+
+static void run_usage(FILE *f)
+{
+	fprintf(f, "Usage: acmegate run [--challenge TYPE]... [--domain NAME]... [--ttl SECONDS]\n"
+		"                    [--lease NAME] [--quorum POLICY] [--no-check] -- CLIENT [ARGS...]\n"
+		"Opens the window, runs the self-test, runs CLIENT only if it passes, closes again.\n"
+		"  --challenge TYPE   http-01, tls-alpn-01 or dns; repeatable (default: challenges)\n"
+		"  --domain NAME      what to check (default: the client's -d/--domain(s), or [check] domains)\n"
+		"  --ttl SECONDS      the kernel closes the window by itself after this\n"
+		"  --lease NAME       the window's lease (default run-PID)\n"
+		"  --quorum POLICY    cabf, all, majority or a number (default: quorum in [check])\n"
+		"  --no-check         skip the self-test\n"
+		"Exit: the client's exit code; %d when the self-test failed (the client did not run).\n",
+		EXIT_CHECK);
+}
+
+/* certbot, lego, dehydrated: -d NAME, -d=NAME, --domain(s) NAME, comma-separated lists. */
+static void client_domains(struct check_args *a, char **client)
+{
+	static char buf[4096];
+	size_t used = 0;
+
+	for (size_t i = 0; client[i] && a->ndomains < DOMAIN_MAX; i++) {
+		const char *v = NULL, *arg = client[i];
+		char *save = NULL, *copy;
+
+		if (!strcmp(arg, "-d") || !strcmp(arg, "--domain") || !strcmp(arg, "--domains"))
+			v = client[++i];
+		else if (!strncmp(arg, "-d=", 3) || !strncmp(arg, "--domain=", 9) || !strncmp(arg, "--domains=", 10))
+			v = strchr(arg, '=') + 1;
+		if (!v || used + strlen(v) + 1 > sizeof(buf))
+			continue;
+		copy = memcpy(buf + used, v, strlen(v) + 1);
+		used += strlen(v) + 1;
+		for (char *d = strtok_r(copy, ",", &save); d && a->ndomains < DOMAIN_MAX; d = strtok_r(NULL, ",", &save))
+			a->domains[a->ndomains++] = d;
+		if (!client[i])
+			break;
+	}
+}
+
+static int parse_run_args(int argc, char **argv, struct run_args *a, struct selftest *st)
+{
+	static const struct option opts[] = {
+		{ "challenge", required_argument, NULL, 'C' }, { "domain", required_argument, NULL, 'd' },
+		{ "ttl", required_argument, NULL, 't' }, { "lease", required_argument, NULL, 'l' },
+		{ "quorum", required_argument, NULL, 'Q' }, { "no-check", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' }, { 0 }
+	};
+	int o;
+
+	snprintf(a->lease, sizeof(a->lease), "run-%ld", (long)getpid());
+	opterr = 0;
+	while ((o = getopt_long(argc, argv, "+:C:d:t:l:Q:nh", opts, NULL)) != -1) {
+		if (o == 'C' && a->nchallenges < CHALLENGES_MAX)
+			a->challenges[a->nchallenges++] = optarg;
+		else if (o == 'd' && a->check.ndomains < DOMAIN_MAX)
+			a->check.domains[a->check.ndomains++] = optarg;
+		else if (o == 't')
+			a->ttl = optarg;
+		else if (o == 'l')
+			snprintf(a->lease, sizeof(a->lease), "%s", optarg);
+		else if (o == 'Q' && quorum_from_name(optarg, &st->quorum, &st->quorum_count) == 0)
+			;
+		else if (o == 'n')
+			a->no_check = true;
+		else if (o == 'h') {
+			run_usage(stdout);
+			return -1;
+		} else if (o == 'Q' || o == 'C' || o == 'd') {
+			cli_usage_error("run", "bad or too many '%s'", argv[optind - 1]);
+			return EXIT_USAGE;
+		} else
+			return cli_bad_option("run", o, argv);
+	}
+	if (optind >= argc) {
+		cli_usage_error("run", "no client to run: acmegate run [OPTIONS] -- CLIENT [ARGS...]");
+		return EXIT_USAGE;
+	}
+	a->client = argv + optind;
+	if (!a->check.ndomains)
+		client_domains(&a->check, a->client);
+	return 0;
+}
+
+static int open_window(struct cli *cli, const struct run_args *a)
+{
+	char *argv[4 + 2 * CHALLENGES_MAX + 3] = { "open", "--lease", (char *)a->lease };
+	int n = 3;
+
+	for (size_t i = 0; i < a->nchallenges; i++) {
+		argv[n++] = "--challenge";
+		argv[n++] = (char *)a->challenges[i];
+	}
+	if (a->ttl) {
+		argv[n++] = "--ttl";
+		argv[n++] = (char *)a->ttl;
+	}
+	optind = 0;
+	return cmd_open(cli, n, argv);
+}
+
+static int close_window(struct cli *cli, const char *lease)
+{
+	char *argv[] = { "close", "--lease", (char *)lease, NULL };
+
+	optind = 0;
+	return cmd_close(cli, 3, argv);
+}
+
+static void forward(int sig)
+{
+	got_signal = sig;
+	if (child_pid > 0)
+		kill((pid_t)child_pid, sig);
+}
+
+static void signals_to_child(void)
+{
+	struct sigaction sa = { .sa_handler = forward };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static int run_client(char **client)
+{
+	pid_t pid;
+	int status;
+
+	fflush(NULL);
+	signals_to_child();
+	pid = fork();
+	if (pid < 0) {
+		log_error("run: cannot start '%s': %s", client[0], strerror(errno));
+		return EXIT_FAIL;
+	}
+	if (pid == 0) {
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		execvp(client[0], client);
+		fprintf(stderr, "acmegate run: cannot run '%s': %s\n", client[0], strerror(errno));
+		_exit(errno == ENOENT ? 127 : 126);
+	}
+	child_pid = pid;
+	if (got_signal)
+		kill(pid, got_signal);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return EXIT_FAIL;
+	child_pid = 0;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The self-test after opening; 0 when the client may run. */
+static int run_check(struct cli *cli, struct run_args *a, struct selftest *st)
+{
+	int r;
+
+	if (a->no_check || !cli->conf.npersp) {
+		if (!a->no_check)
+			log_info("run: no [perspective] configured: running the client without a self-test");
+		return 0;
+	}
+	if (a->nchallenges)
+		a->check.type = !strcmp(a->challenges[0], "dns") ? "dns-01" : a->challenges[0];
+	r = check_targets(&cli->conf, &a->check, st);
+	if (r)
+		return r;
+	check_signals();
+	r = check_execute(&cli->conf, st, stdout);
+	if (r == EXIT_CHECK)
+		log_error("run: the self-test failed; '%s' was not run, so no CA validation attempt was "
+			  "spent on a window that would fail", a->client[0]);
+	return r;
+}
+
+int cmd_run(struct cli *cli, int argc, char **argv)
+{
+	static struct selftest st;
+	struct run_args a = { 0 };
+	int r = cli_load_conf(cli), closed;
+
+	if (r)
+		return r;
+	st.quorum = cli->conf.check.quorum;
+	st.quorum_count = cli->conf.check.quorum_count;
+	r = parse_run_args(argc, argv, &a, &st);
+	if (r)
+		return r < 0 ? 0 : r;
+	if (!lease_name_valid(a.lease)) {
+		cli_usage_error("run", "bad lease name '%s': 1 to 64 of A-Z a-z 0-9 . _ : @ -", a.lease);
+		return EXIT_USAGE;
+	}
+	r = open_window(cli, &a);
+	if (r)
+		return r;
+	r = run_check(cli, &a, &st);
+	if (r == 0)
+		r = run_client(a.client);
+	closed = close_window(cli, a.lease);
+	return r ? r : closed;
+}
