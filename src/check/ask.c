@@ -153,6 +153,26 @@ static void copy_str(char *dst, size_t len, json_t *o, const char *key)
 	snprintf(dst, len, "%s", s ? s : "");
 }
 
+/* The CA may pass a name over IPv4 after an IPv6 dial failure, but only after a 10 s timeout,
+ * and a remote perspective or a redirect may not fall back at all: the self-test wants every
+ * family the name has to pass, and names the first that does not. */
+static void every_family(struct answer *a, json_t *o)
+{
+	json_t *at;
+	size_t i;
+
+	json_array_foreach(json_object_get(o, "attempts"), i, at) {
+		if (json_is_true(json_object_get(at, "ok")))
+			continue;
+		if (a->ok) {
+			copy_str(a->cls, sizeof(a->cls), at, "class");
+			copy_str(a->detail, sizeof(a->detail), at, "detail");
+		}
+		a->ok = false;
+		return;
+	}
+}
+
 /* A verified 200 reply: the agent's result, which must at least carry its verdict. */
 static void take_result(struct answer *a, const char *reply)
 {
@@ -170,6 +190,7 @@ static void take_result(struct answer *a, const char *reply)
 	copy_str(a->rir, sizeof(a->rir), o, "rir");
 	copy_str(a->cls, sizeof(a->cls), o, "class");
 	copy_str(a->detail, sizeof(a->detail), o, "detail");
+	every_family(a, o);
 }
 
 static void call_finish(struct call *c, CURLcode code)
