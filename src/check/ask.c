@@ -173,6 +173,30 @@ static void every_family(struct answer *a, json_t *o)
 	}
 }
 
+/* dns-01: any resolver may ask any authoritative server, so one that lacks the value (a
+ * lagging secondary) or cannot be reached fails the self-test, naming the server. */
+static void every_server(struct answer *a, json_t *o)
+{
+	json_t *sv;
+	size_t i;
+
+	json_array_foreach(json_object_get(o, "servers"), i, sv) {
+		const char *name = json_string_value(json_object_get(sv, "name"));
+		const char *addr = json_string_value(json_object_get(sv, "address"));
+		const char *why = json_string_value(json_object_get(sv, "detail"));
+
+		if (json_is_true(json_object_get(sv, "ok")))
+			continue;
+		if (a->ok) {
+			copy_str(a->cls, sizeof(a->cls), sv, "class");
+			snprintf(a->detail, sizeof(a->detail), "authoritative server %s (%s): %s",
+				 name ? name : "?", addr ? addr : "?", why ? why : a->cls);
+		}
+		a->ok = false;
+		return;
+	}
+}
+
 /* A verified 200 reply: the agent's result, which must at least carry its verdict. */
 static void take_result(struct answer *a, const char *reply)
 {
@@ -191,6 +215,7 @@ static void take_result(struct answer *a, const char *reply)
 	copy_str(a->cls, sizeof(a->cls), o, "class");
 	copy_str(a->detail, sizeof(a->detail), o, "detail");
 	every_family(a, o);
+	every_server(a, o);
 }
 
 static void call_finish(struct call *c, CURLcode code)

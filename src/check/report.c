@@ -32,6 +32,20 @@ static void print_hops(FILE *f, json_t *attempt)
 	}
 }
 
+/* dns-01: the authoritative servers that lack the value (a lagging secondary). */
+static void print_servers(FILE *f, const struct answer *a)
+{
+	json_t *sv;
+	size_t i;
+
+	json_array_foreach(json_object_get(a->result, "servers"), i, sv) {
+		if (json_is_true(json_object_get(sv, "ok")))
+			continue;
+		fprintf(f, "      server %s %s: %s%s%s\n", str(sv, "name"), str(sv, "address"),
+			str(sv, "class"), *str(sv, "detail") ? ": " : "", str(sv, "detail"));
+	}
+}
+
 static void print_answer(FILE *f, const struct answer *a, const char *seen)
 {
 	json_t *attempts = json_object_get(a->result, "attempts"), *at;
@@ -39,8 +53,9 @@ static void print_answer(FILE *f, const struct answer *a, const char *seen)
 	size_t i;
 
 	if (!a->answered || json_array_size(attempts) == 0) {
-		fprintf(f, "  %-12s %-8s %-5s %-6s %-17s %-11s %s\n", a->pc->name, a->rir[0] ? a->rir : "-",
-			verdict, "-", "-", a->cls, a->detail);
+		fprintf(f, "  %-12s %-8s %-5s %-6s %-17s %-11s %s%s\n", a->pc->name, a->rir[0] ? a->rir : "-",
+			verdict, "-", "-", a->cls, a->ok ? "" : a->detail, a->ok ? "" : seen);
+		print_servers(f, a);
 		return;
 	}
 	json_array_foreach(attempts, i, at) {
