@@ -82,9 +82,11 @@ deps:
 
 bench: deps all
 	bench/open-close
+	bench/check-parallel
 
-install: $(B)/acmegate
+install: $(B)/acmegate $(B)/acmegate-agent
 	install -D -m 0755 $(B)/acmegate $(DESTDIR)$(SBINDIR)/acmegate
+	install -D -m 0755 $(B)/acmegate-agent $(DESTDIR)$(SBINDIR)/acmegate-agent
 	install -D -m 0755 hooks/certbot/pre $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/pre
 	install -D -m 0755 hooks/certbot/post $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/post
 	install -D -m 0644 conf/acmegate.conf $(DESTDIR)$(SYSCONFDIR)/acmegate/acmegate.conf.example
@@ -92,6 +94,10 @@ install: $(B)/acmegate
 	sed 's|/usr/sbin/acmegate|$(SBINDIR)/acmegate|' systemd/acmegate-sweep.service \
 		>$(DESTDIR)$(SYSTEMDUNITDIR)/acmegate-sweep.service
 	install -D -m 0644 systemd/acmegate-sweep.timer $(DESTDIR)$(SYSTEMDUNITDIR)/acmegate-sweep.timer
+	sed 's|/usr/sbin/acmegate-agent|$(SBINDIR)/acmegate-agent|' systemd/acmegate-agent.service \
+		>$(DESTDIR)$(SYSTEMDUNITDIR)/acmegate-agent.service
+	install -D -m 0644 conf/agent.conf $(DESTDIR)$(SYSCONFDIR)/acmegate/agent.conf.example
+	install -D -m 0644 man/acmegate-agent.8 $(DESTDIR)$(MANDIR)/man8/acmegate-agent.8
 	install -D -m 0644 man/acmegate.8 $(DESTDIR)$(MANDIR)/man8/acmegate.8
 	install -D -m 0644 man/acmegate.conf.5 $(DESTDIR)$(MANDIR)/man5/acmegate.conf.5
 

@@ -8,12 +8,14 @@ repo=$(cd "$here/../.." && pwd)
 . "$here/../lib/tap.sh"
 stage=$(mktemp -d /tmp/acmegate-install.XXXXXX)
 trap 'rm -rf "$stage"' EXIT
-tap_plan 10
+tap_plan 14
 make -s -C "$repo" install DESTDIR="$stage/a" >/dev/null 2>&1
 tap_is "$?" 0 "make install DESTDIR=… succeeds"
 for f in usr/sbin/acmegate usr/lib/acmegate/hooks/certbot/pre usr/lib/acmegate/hooks/certbot/post \
 	etc/acmegate/acmegate.conf.example lib/systemd/system/acmegate-sweep.timer \
-	usr/share/man/man8/acmegate.8 usr/share/man/man5/acmegate.conf.5; do
+	usr/share/man/man8/acmegate.8 usr/share/man/man5/acmegate.conf.5 usr/sbin/acmegate-agent \
+	lib/systemd/system/acmegate-agent.service etc/acmegate/agent.conf.example \
+	usr/share/man/man8/acmegate-agent.8; do
 	[ -e "$stage/a/$f" ] && tap_ok "installs /$f" || tap_not_ok "installs /$f"
 done
 make -s -C "$repo" install DESTDIR="$stage/b" PREFIX=/usr/local >/dev/null 2>&1
