@@ -247,7 +247,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 				&p->conf->seen, key, value) && set_agent_key(p, key, value);
 	if (!strncmp(section, "client ", 7)) {
 		k = client_get(p, section + 7);
-		return k && key_once(p, "client", client_keys, 2, &k->seen, key, value) &&
+		return k && key_once(p, section, client_keys, 2, &k->seen, key, value) &&
 		       set_client_key(p, k, key, value);
 	}
 	if (!section[0])

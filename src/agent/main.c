@@ -64,15 +64,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 /* Everything a start reads, without binding: the config, the TLS files and the user. */
 static int load(struct agent *a, const char *path, struct err *e)
 {
+	struct err why = { 0 };
 	uid_t uid;
 	gid_t gid;
 	int r = agent_conf_load(&a->conf, path, e);
 
-	if (r == 0)
-		r = agent_read_tls(&a->conf, &a->cert_pem, &a->key_pem, e);
+	if (r < 0)
+		return r;
+	r = agent_read_tls(&a->conf, &a->cert_pem, &a->key_pem, &why);
 	if (r == 0 && (a->conf.user[0] || geteuid() == 0))
-		r = agent_resolve_user(a->conf.user[0] ? a->conf.user : "nobody", &uid, &gid, e);
-	return r;
+		r = agent_resolve_user(a->conf.user[0] ? a->conf.user : "nobody", &uid, &gid, &why);
+	return r < 0 ? err_set(e, r, "%s: %s", path, why.msg) : 0;
 }
 
 static void agent_free(struct agent *a)
