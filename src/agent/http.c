@@ -26,6 +26,7 @@ struct exchange {
 	char method[8];
 	char path[48];
 	char key[65];
+	char why[96];              /* why a request was refused unauthenticated (401) */
 	struct check_log log;
 };
 
@@ -92,11 +93,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
 	if (code != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		snprintf(status + strlen(status), sizeof(status) - strlen(status), "(aborted)");
 	printable(name, sizeof(name), x->log.name);
-	agent_log("%s key=%s %s %s %s type=%s name=%s class=%s %lld ms", x->client,
+	agent_log("%s key=%s %s %s %s type=%s name=%s class=%s %lld ms%s%s%s", x->client,
 		  x->key[0] ? x->key : "-", x->method, x->path, status,
 		  x->log.type[0] ? x->log.type : "-", name[0] ? name : "-",
 		  x->log.class[0] ? x->log.class : "-",
-		  (long long)((agent_now_mono() - x->start_ns) / 1000000));
+		  (long long)((agent_now_mono() - x->start_ns) / 1000000),
+		  x->why[0] ? " (" : "", x->why, x->why[0] ? ")" : "");
 	free(x->body);
 	free(x);
 	*state = NULL;
@@ -187,8 +189,10 @@ static enum MHD_Result serve(struct agent *a, struct MHD_Connection *conn, struc
 		return reply(conn, x, 429, agent_error_body("%s", e.msg),
 			     agent_client_find(&a->conf, h.key), h.nonce, NULL);
 	}
-	if (r < 0)
+	if (r < 0) {
+		snprintf(x->why, sizeof(x->why), "%s", e.msg);
 		return reply(conn, x, 401, agent_error_body("%s", e.msg), NULL, NULL, NULL);
+	}
 	return route(a, conn, x, k, method, url);
 }
 

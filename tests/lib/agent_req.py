@@ -46,7 +46,11 @@ def send(args, secret, headers, body):
     conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=args.timeout,
                                        context=tls_context(args))
     try:
-        conn.request(args.method, args.path, body=body, headers=headers)
+        if args.chunked:  # no Content-Length: the agent must count the bytes itself
+            conn.request(args.method, args.path, body=iter([body[i:i + 1000] for i in range(0, len(body), 1000)]),
+                         headers=headers, encode_chunked=True)
+        else:
+            conn.request(args.method, args.path, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
     finally:
@@ -72,6 +76,7 @@ def main():
     ap.add_argument("--path", default="/v1/info")
     ap.add_argument("--json", help="the body, sent as is")
     ap.add_argument("--oversize", type=int, metavar="N", help="a JSON body of N bytes")
+    ap.add_argument("--chunked", action="store_true", help="send the body chunked")
     ap.add_argument("--forge", action="store_true", help="flip the signature's last digit")
     ap.add_argument("--time-offset", type=int, default=0, help="seconds added to the clock")
     ap.add_argument("--nonce", help="this nonce instead of a fresh one")

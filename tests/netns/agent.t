@@ -26,7 +26,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 	-subj "/CN=agent.test" -addext "subjectAltName=IP:$WORLD_CA4,IP:$WORLD_CA6" \
 	-keyout "$dir/agent.key" -out "$dir/agent.crt" 2>/dev/null || tap_skip_all "openssl failed"
 declare -A SECRET
-for k in info chk rl; do SECRET[$k]=$(openssl rand -hex 32); done
+for k in info chk rl slow; do SECRET[$k]=$(openssl rand -hex 32); done
 # world_dir is 0700: the agent reads everything as root, then drops to nobody
 conf="$dir/agent.conf"
 cat >"$conf" <<EOF
@@ -39,7 +39,7 @@ certificate = $dir/agent.crt
 private_key = $dir/agent.key   ; mode 600 from openssl
 allow_destination = 192.0.2.0/24
 allow_destination = 2001:db8::/32
-max_concurrent = 4
+max_concurrent = 1
 rate_per_minute = 5
 dial_timeout_ms = 2000
 
@@ -49,6 +49,8 @@ secret = ${SECRET[info]}
 secret = ${SECRET[chk]}
 [client rl]
 secret = ${SECRET[rl]}
+[client slow]
+secret = ${SECRET[slow]}
 EOF
 
 # ask KEY [agent_req.py options]: "STATUS SIGNATURE" and the body, asked from home.
@@ -67,7 +69,7 @@ check() {
 # http01 NAME [EXTRA]: an http-01 request body for NAME.
 http01() { printf '{"type":"http-01","name":"%s","token":"%s","key_authorization":"%s.k"%s}' "$1" "$TOKEN" "$TOKEN" "${2:-}"; }
 
-tap_plan 25
+tap_plan 28
 
 world_spawn "$P" ca agent "$AGENT_BIN" -c "$conf" --foreground
 pid=$(awk '$3 == "agent" { p = $1 } END { print p }' "$dir/pids")
@@ -89,6 +91,8 @@ tap_is "$(status info --replay)" "401 unsigned" "a replayed nonce: 401"
 tap_is "$(status ghost)" "401 unsigned" "an unknown key: 401"
 tap_is "$(status info --method POST --path /v1/check --oversize 5000)" "413 unsigned" \
 	"a 5000-byte body: 413"
+tap_is "$(status info --method POST --path /v1/check --oversize 5000 --chunked)" "413 unsigned" \
+	"a 5000-byte chunked body (no Content-Length): 413"
 tap_is "$(status info --path /v2/info)" "404 signed" "an unknown path: 404, signed"
 tap_is "$(status info --method POST --path /v1/check --json '{"type":')" "400 signed" "malformed JSON: 400"
 
@@ -103,6 +107,15 @@ tap_is "$(head -n 1 <<<"$out")" "200 signed" "http-01 against $WORLD_SRV4 (nothi
 tap_like "$out" '"perspective":"test-ca".*"ok":false.*"class":"(refused|dropped)"' \
 	"the result says ok false, class refused or dropped"
 tap_is "$(status chk --method PUT --path /v1/check)" "405 signed" "PUT /v1/check: 405"
+
+# max_concurrent = 1: a check that waits for its dial timeout (2 s, nobody at .99) holds the slot
+check slow "$(http01 192.0.2.99)" >"$dir/slow.out" &
+slow=$!
+sleep 0.7
+tap_is "$(check slow "$(http01 "$WORLD_SRV4")" | head -n 1)" "503 signed" \
+	"a second check while max_concurrent = 1 is busy: 503"
+wait "$slow"
+tap_like "$(cat "$dir/slow.out")" '^200 signed' "the first check still ends with 200"
 
 got=""
 for _ in 1 2 3 4 5 6; do got="$got $(status rl | cut -d' ' -f1)"; done
