@@ -280,8 +280,8 @@ int http_start(struct agent *a, void **ret_daemon, struct err *e)
 			     MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
 			     MHD_OPTION_END);
 	if (!d)
-		return err_set(e, -EIO, "cannot start the HTTPS server on %s (is the certificate "
-			       "and key pair valid?)", a->conf.listen_text);
+		return err_set(e, -EIO, "cannot start the HTTPS server on %s (do the certificate "
+			       "and the key match?)", a->conf.listen_text);
 	a->fd = -1;  /* the daemon owns and closes it */
 	*ret_daemon = d;
 	return 0;
