@@ -7,6 +7,8 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
 . "$here/../lib/world.sh"
+# next to ACMEGATE_BIN when tests/run names a build directory (the sanitizer build)
+if [ -n "${ACMEGATE_BIN:-}" ]; then AGENT_BIN=${AGENT_BIN:-$(dirname "$ACMEGATE_BIN")/acmegate-agent}; fi
 AGENT_BIN=${AGENT_BIN:-$(cd "$here/../.." && pwd)/build/acmegate-agent}
 REQ="$here/../lib/agent_req.py"
 TOKEN=Zm9vYmFyLXRva2VuLWZvci1hY21lZ2F0ZS10ZXN0czE
