@@ -1,5 +1,4 @@
 #include <errno.h>
 #include "probe/probe_int.h"
-int tlsalpn_run(struct probe_ctx *c, json_t *res) { (void)c; return result_verdict(res, false, NULL, "internal", "not built"); }
 int dns01_run(struct probe_ctx *c, json_t *res) { (void)c; return result_verdict(res, false, NULL, "internal", "not built"); }
 int caa_run(struct probe_ctx *c, json_t *res) { (void)c; return result_verdict(res, false, NULL, "internal", "not built"); }
