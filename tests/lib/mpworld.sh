@@ -646,6 +646,7 @@ mpw_agent_pid() {
 mpw_agents_start() {
 	local prefix=$1 bin=$2 extra=${3:-} dir i d pid log
 	dir=$(world_dir "$prefix")
+	mpw_agent_count "$prefix" >/dev/null || return 1
 	[ -x "$bin" ] || mpw_fail "agent binary '$bin' is not executable" || return 1
 	mpw_secret "$prefix" >/dev/null || mpw_fail "cannot make the shared secret" || return 1
 	for i in $(mpw_agents "$prefix"); do
@@ -731,23 +732,33 @@ http {
 EOF
 }
 
-mpw_nginx_stop() {
-	local dir pid tries=25
+# The pid of our nginx master (from its pid file), if it is alive, in srv, with our config.
+mpw_nginx_pid() {
+	local dir pid ino
 	dir=$(world_dir "$1")
-	[ -s "$dir/mpw-nginx.pid" ] || return 0
-	pid=$(cat "$dir/mpw-nginx.pid")
-	# only our nginx: the pid must be one world_spawn recorded for it
-	if grep -q "^$pid srv mpw-nginx\$" "$dir/pids" 2>/dev/null && world_alive "$pid"; then
+	pid=$(cat "$dir/mpw-nginx.pid" 2>/dev/null)
+	[ -n "$pid" ] && world_alive "$pid" || return 1
+	ino=$(world_ns_inode "$(world_ns "$1" srv)") || return 1
+	[ "$(stat -L -c %i "/proc/$pid/ns/net" 2>/dev/null)" = "$ino" ] || return 1
+	tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-c $dir/mpw-nginx.conf" || return 1
+	echo "$pid"
+}
+
+mpw_nginx_stop() {
+	local pid tries=25
+	if pid=$(mpw_nginx_pid "$1"); then
 		kill -TERM "$pid" 2>/dev/null
 		while world_alive "$pid" && [ "$tries" -gt 0 ]; do sleep 0.2; tries=$((tries - 1)); done
 		world_alive "$pid" && kill -KILL "$pid" 2>/dev/null
 	fi
-	rm -f "$dir/mpw-nginx.pid"
+	rm -f "$(world_dir "$1")/mpw-nginx.pid"
+	return 0
 }
 
 mpw_nginx() {
-	local prefix=$1 mode=$2 dir pid tries=25
+	local prefix=$1 mode=$2 dir
 	dir=$(world_dir "$prefix")
+	[ -d "$dir" ] || mpw_fail "no world '$prefix'" || return 1
 	case "$mode" in
 	stop) mpw_nginx_stop "$prefix"; return ;;
 	plain | https-redirect | wrongbody) ;;
@@ -760,15 +771,9 @@ mpw_nginx() {
 	mpw_nginx_conf "$dir" "$mode" >"$dir/mpw-nginx.conf"
 	world_exec "$prefix" srv nginx -t -q -p "$dir" -e "$dir/mpw-nginx-error.log" \
 		-c "$dir/mpw-nginx.conf" || mpw_fail "nginx rejected $dir/mpw-nginx.conf" || return 1
-	world_exec "$prefix" srv nginx -p "$dir" -e "$dir/mpw-nginx-error.log" \
-		-c "$dir/mpw-nginx.conf" >>"$dir/mpw-nginx.log" 2>&1 </dev/null &
-	pid=$!
-	printf '%s srv mpw-nginx\n' "$pid" >>"$dir/pids"
-	# the master writes its pid file itself; make sure it is the one we started
-	while [ "$(cat "$dir/mpw-nginx.pid" 2>/dev/null)" != "$pid" ] && [ "$tries" -gt 0 ]; do
-		sleep 0.2
-		tries=$((tries - 1))
-	done
-	world_wait_for 5 "mpworld nginx on port 80" world_nginx_answers "$prefix" ||
+	world_spawn "$prefix" srv mpw-nginx nginx -p "$dir" -e "$dir/mpw-nginx-error.log" \
+		-c "$dir/mpw-nginx.conf"
+	world_wait_for 5 "mpworld nginx's pid file" mpw_nginx_pid "$prefix" &&
+		world_wait_for 5 "mpworld nginx on port 80" world_nginx_answers "$prefix" ||
 		{ world_tail "$dir/mpw-nginx-error.log" >&2; return 1; }
 }
