@@ -1,6 +1,9 @@
 /* addr.c: socket address helpers for the probes (literals, text, families). No privilege. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,4 +59,32 @@ socklen_t addr_len(const struct sockaddr_storage *ss)
 const char *family_name(int af)
 {
 	return af == AF_INET ? "ipv4" : "ipv6";
+}
+
+/* A socket connected to dst (TCP: within timeout_ms); the socket is blocking with I/O timeouts after. */
+int addr_dial(const struct sockaddr_storage *dst, int type, int timeout_ms)
+{
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
+	struct pollfd pfd = { .events = POLLOUT };
+	int fd = socket(dst->ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), err = 0;
+	socklen_t len = sizeof(err);
+
+	if (fd < 0)
+		return -errno;
+	pfd.fd = fd;
+	if (connect(fd, (const struct sockaddr *)dst, addr_len(dst)) < 0 && errno != EINPROGRESS)
+		err = errno;
+	else if (poll(&pfd, 1, timeout_ms) == 0)
+		err = ETIMEDOUT;
+	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err == 0 && (fcntl(fd, F_SETFL, 0) < 0 ||
+			 setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+			 setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0))
+		err = errno;
+	if (err) {
+		close(fd);
+		return -err;
+	}
+	return fd;
 }

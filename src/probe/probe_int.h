@@ -43,6 +43,7 @@ int addr_literal(const char *s, int port, struct sockaddr_storage *ret);
 void addr_set_port(struct sockaddr_storage *ss, int port);
 socklen_t addr_len(const struct sockaddr_storage *ss);
 const char *family_name(int af);
+int addr_dial(const struct sockaddr_storage *dst, int type, int timeout_ms);
 
 /* resolve.c */
 int resolver_new(const struct probe_opts *o, struct ub_ctx **ret, struct err *e);
@@ -74,4 +75,5 @@ struct txt_answer {
 const char *dnswire_txt(const struct sockaddr_storage *server, const char *qname, int timeout_ms,
 			struct txt_answer *ret, char *detail, size_t len);
 void txt_answer_free(struct txt_answer *a);
+int dnswire_name(const unsigned char *m, size_t len, size_t *off, char *out, size_t outlen);
 int txt_rdata(const unsigned char *rd, size_t len, char **ret);

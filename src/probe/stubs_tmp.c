@@ -1,4 +1,3 @@
 #include <errno.h>
 #include "probe/probe_int.h"
-int dns01_run(struct probe_ctx *c, json_t *res) { (void)c; return result_verdict(res, false, NULL, "internal", "not built"); }
 int caa_run(struct probe_ctx *c, json_t *res) { (void)c; return result_verdict(res, false, NULL, "internal", "not built"); }

@@ -2,8 +2,6 @@
  * offering only acme-tls/1, the challenge certificate inspected, never verified.
  * No privilege; called by probe_run. */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,34 +33,6 @@ static const char *connect_failure(int err, const char **what)
 	case ENETUNREACH: *what = "Network is unreachable"; return "unreachable";
 	default: *what = strerror(err); return "unreachable";
 	}
-}
-
-/* Non-blocking connect bounded by timeout_ms; the socket is blocking with I/O timeouts after. */
-static int dial(const struct sockaddr_storage *dst, int timeout_ms)
-{
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
-	struct pollfd pfd = { .events = POLLOUT };
-	int fd = socket(dst->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), err = 0;
-	socklen_t len = sizeof(err);
-
-	if (fd < 0)
-		return -errno;
-	pfd.fd = fd;
-	if (connect(fd, (const struct sockaddr *)dst, addr_len(dst)) < 0 && errno != EINPROGRESS)
-		err = errno;
-	else if (poll(&pfd, 1, timeout_ms) == 0)
-		err = ETIMEDOUT;
-	else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		err = errno;
-	if (err == 0 && (fcntl(fd, F_SETFL, 0) < 0 ||
-			 setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-			 setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0))
-		err = errno;
-	if (err) {
-		close(fd);
-		return -err;
-	}
-	return fd;
 }
 
 static void local_addr(int fd, char *buf, size_t len)
@@ -213,7 +183,7 @@ static int attempt(struct probe_ctx *c, SSL_CTX *tls, struct sockaddr_storage ds
 	addr_str((struct sockaddr *)&dst, s.addr, sizeof(s.addr));
 	if (guard_check(c->o->guard, (struct sockaddr *)&dst, &e) < 0) {
 		outcome_set(out, "forbidden", "%s: %s", s.addr, e.msg);
-	} else if ((fd = dial(&dst, c->dial_ms)) < 0) {
+	} else if ((fd = addr_dial(&dst, SOCK_STREAM, c->dial_ms)) < 0) {
 		const char *cls = connect_failure(-fd, &what);
 
 		outcome_set(out, cls, "%s: Connecting to %s:443: %s", s.addr, c->name, what);
