@@ -14,9 +14,13 @@
 #define BODY_MAX 128
 #define URL_MAX 2048
 
+/* Bodies of other answers (a redirect's, an error page) are read and dropped, up to this. */
+#define OTHER_BODY_MAX 65536
+
 struct body {
+	CURL *curl;
 	char buf[BODY_MAX + 1];
-	size_t n;
+	size_t n, dropped;
 	bool too_large;
 };
 
@@ -38,7 +42,14 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct body *b = arg;
 	size_t n = size * nmemb;
+	long status = 0;
 
+	/* the redirect's Location is only worked out once its answer is read to the end */
+	curl_easy_getinfo(b->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status != 200) {
+		b->dropped += n;
+		return b->dropped > OTHER_BODY_MAX ? 0 : n;
+	}
 	if (b->n + n >= BODY_MAX) {
 		b->too_large = true;
 		return 0;
@@ -192,6 +203,7 @@ static const char *fetch(struct probe_ctx *c, struct hop *h, struct outcome *out
 	CURL *curl = curl_easy_init();
 	CURLcode rc;
 
+	h->body.curl = curl;
 	*ret_err = curl ? set_request(c, curl, h, &headers, &pin, errbuf) : -ENOMEM;
 	if (*ret_err < 0)
 		goto out;
@@ -202,7 +214,7 @@ static const char *fetch(struct probe_ctx *c, struct hop *h, struct outcome *out
 	s = NULL;
 	if (curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &s) == CURLE_OK && s)
 		snprintf(h->location, sizeof(h->location), "%s", s);
-	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && h->body.too_large))
+	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && (h->body.too_large || h->body.dropped)))
 		cls = classify(curl, rc, h, errbuf, out);
 out:
 	curl_slist_free_all(headers);
