@@ -56,7 +56,7 @@ socklen_t addr_len(const struct sockaddr_storage *ss)
 	return ss->ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 }
 
-const char *family_name(int af)
+const char *probe_family_name(int af)
 {
 	return af == AF_INET ? "ipv4" : "ipv6";
 }

@@ -128,10 +128,10 @@ static int add_caa(json_t *res, const struct caa_set *set, bool ok, const struct
 	json_t *resolver = json_pack("{s:b, s:s, s:o, s:s}", "ok", lookup_ok, "class",
 				     lookup_ok ? "ok" : out->cls, "values", records_json(set), "detail",
 				     lookup_ok ? (set->n ? "CAA records found" : "No CAA records") : out->detail);
-	int r = json_add(res, "resolver", resolver);
+	int r = result_add(res, "resolver", resolver);
 
 	if (r == 0)
-		r = json_add(res, "caa", json_pack("{s:s?, s:o, s:b}", "domain", *set->domain ? set->domain : NULL,
+		r = result_add(res, "caa", json_pack("{s:s?, s:o, s:b}", "domain", *set->domain ? set->domain : NULL,
 						    "records", records_json(set), "permits", ok));
 	return r;
 }

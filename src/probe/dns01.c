@@ -81,11 +81,11 @@ static int ask_resolver(struct probe_ctx *c, const char *qname, const char *want
 	}
 	out->cls = cls;
 	j = json_pack("{s:b, s:s, s:o, s:s}", "ok", !cls, "class", cls ? cls : "ok",
-		      "values", json_strings(values, values ? n : 0), "detail", out->detail);
+		      "values", result_strings(values, values ? n : 0), "detail", out->detail);
 	for (size_t i = 0; values && i < n; i++)
 		free(values[i]);
 	free(values);
-	return json_add(res, "resolver", j);
+	return result_add(res, "resolver", j);
 }
 
 /* The NS names of the zone holding name: climbing, the first name with an NS set. */
@@ -118,7 +118,7 @@ static int add_server(json_t *servers, const char *ns, const char *addr, const c
 		      char *const *values, size_t n, const char *detail)
 {
 	json_t *j = json_pack("{s:s, s:s?, s:b, s:s, s:o, s:s}", "name", ns, "address", addr, "ok", !cls,
-			      "class", cls ? cls : "ok", "values", json_strings(values, n), "detail", detail);
+			      "class", cls ? cls : "ok", "values", result_strings(values, n), "detail", detail);
 
 	return j && json_array_append_new(servers, j) == 0 ? 0 : -ENOMEM;
 }
@@ -176,7 +176,7 @@ int dns01_run(struct probe_ctx *c, json_t *res)
 	const char *w = c->r->value;
 	struct outcome out = { 0 };
 	json_t *servers = json_array();
-	int r = json_add(res, "servers", servers);
+	int r = result_add(res, "servers", servers);
 
 	if (r < 0)
 		return r;

@@ -362,7 +362,7 @@ static int attempt(struct probe_ctx *c, const struct sockaddr_storage *dst, json
 		return err;
 	}
 	addr_str((const struct sockaddr *)dst, addr, sizeof(addr));
-	j = json_pack("{s:s, s:s, s:s?, s:b, s:s, s:s, s:o}", "family", family_name(dst->ss_family),
+	j = json_pack("{s:s, s:s, s:s?, s:b, s:s, s:s, s:o}", "family", probe_family_name(dst->ss_family),
 		      "address", addr, "source", *source ? source : NULL, "ok", !out->cls,
 		      "class", out->cls ? out->cls : "ok", "detail", out->detail, "hops", hops);
 	return j && json_array_append_new(attempts, j) == 0 ? 0 : -ENOMEM;
@@ -381,7 +381,7 @@ int http01_run(struct probe_ctx *c, json_t *res)
 	struct outcome o6 = { 0 }, o4 = { 0 }, *v;
 	json_t *attempts = json_array();
 	struct addrs a;
-	int r = json_add(res, "attempts", attempts);
+	int r = result_add(res, "attempts", attempts);
 
 	if (r < 0)
 		return r;

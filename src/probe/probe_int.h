@@ -42,7 +42,7 @@ void addr_str(const struct sockaddr *sa, char *buf, size_t len);
 int addr_literal(const char *s, int port, struct sockaddr_storage *ret);
 void addr_set_port(struct sockaddr_storage *ss, int port);
 socklen_t addr_len(const struct sockaddr_storage *ss);
-const char *family_name(int af);
+const char *probe_family_name(int af);
 int addr_dial(const struct sockaddr_storage *dst, int type, int timeout_ms);
 
 /* resolve.c */
@@ -57,8 +57,8 @@ void outcome_set(struct outcome *out, const char *cls, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void excerpt(const char *in, size_t len, char *out, size_t outlen);
 int result_verdict(json_t *res, bool ok, const char *family, const char *cls, const char *detail);
-int json_add(json_t *obj, const char *key, json_t *val);
-json_t *json_strings(char *const *v, size_t n);
+int result_add(json_t *obj, const char *key, json_t *val);
+json_t *result_strings(char *const *v, size_t n);
 
 /* the checks; each fills res with its verdict and explanation; -ENOMEM is their only error */
 int http01_run(struct probe_ctx *c, json_t *res);

@@ -39,12 +39,12 @@ void excerpt(const char *in, size_t len, char *out, size_t outlen)
 }
 
 /* Sets key to val, taking the reference; NULL val (a failed constructor) is -ENOMEM. */
-int json_add(json_t *obj, const char *key, json_t *val)
+int result_add(json_t *obj, const char *key, json_t *val)
 {
 	return val && json_object_set_new(obj, key, val) == 0 ? 0 : -ENOMEM;
 }
 
-json_t *json_strings(char *const *v, size_t n)
+json_t *result_strings(char *const *v, size_t n)
 {
 	json_t *a = json_array();
 
@@ -60,13 +60,13 @@ json_t *json_strings(char *const *v, size_t n)
 /* The CA-style verdict at the top of the result. */
 int result_verdict(json_t *res, bool ok, const char *family, const char *cls, const char *detail)
 {
-	int r = json_add(res, "ok", json_boolean(ok));
+	int r = result_add(res, "ok", json_boolean(ok));
 
 	if (r == 0)
-		r = json_add(res, "family", family ? json_string(family) : json_null());
+		r = result_add(res, "family", family ? json_string(family) : json_null());
 	if (r == 0)
-		r = json_add(res, "class", json_string(ok ? "ok" : cls ? cls : "internal"));
+		r = result_add(res, "class", json_string(ok ? "ok" : cls ? cls : "internal"));
 	if (r == 0)
-		r = json_add(res, "detail", json_string(detail ? detail : ""));
+		r = result_add(res, "detail", json_string(detail ? detail : ""));
 	return r;
 }

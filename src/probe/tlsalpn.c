@@ -194,7 +194,7 @@ static int attempt(struct probe_ctx *c, SSL_CTX *tls, struct sockaddr_storage ds
 	}
 	if (r < 0)
 		return r;
-	j = json_pack("{s:s, s:s, s:s?, s:b, s:s, s:s, s:b, s:o}", "family", family_name(dst.ss_family),
+	j = json_pack("{s:s, s:s, s:s?, s:b, s:s, s:s, s:b, s:o}", "family", probe_family_name(dst.ss_family),
 		      "address", s.addr, "source", *s.source ? s.source : NULL, "ok", !out->cls,
 		      "class", out->cls ? out->cls : "ok", "detail", out->detail, "alpn", s.alpn,
 		      "certificate_ok", s.cert_ok < 0 ? json_null() : json_boolean(s.cert_ok));
@@ -219,7 +219,7 @@ int tlsalpn_run(struct probe_ctx *c, json_t *res)
 	json_t *attempts = json_array();
 	SSL_CTX *tls = NULL;
 	struct addrs a;
-	int r = json_add(res, "attempts", attempts);
+	int r = result_add(res, "attempts", attempts);
 
 	if (r < 0)
 		return r;
