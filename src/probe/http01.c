@@ -164,12 +164,16 @@ static int set_request(struct probe_ctx *c, CURL *curl, struct hop *h, struct cu
 	bool lit6 = h->dst.ss_family == AF_INET6;
 	int fail = 0;
 
+	struct sockaddr_storage lit;
+	bool literal = addr_literal(h->host, 0, &lit) == 0;
+
+	/* a name is pinned to the address the guard passed; a literal is its own address */
 	snprintf(line, sizeof(line), "%s:%d:%s%s%s", h->host, h->port, lit6 ? "[" : "", h->addr, lit6 ? "]" : "");
-	*pin = curl_slist_append(NULL, line);
+	*pin = literal ? NULL : curl_slist_append(NULL, line);
 	*headers = curl_slist_append(NULL, "Accept: */*");
 	if (*headers)
 		*headers = curl_slist_append(*headers, "Connection: close");
-	if (!*pin || !*headers)
+	if ((!literal && !*pin) || !*headers)
 		return -ENOMEM;
 	fail |= curl_easy_setopt(curl, CURLOPT_URL, h->url);
 	fail |= curl_easy_setopt(curl, CURLOPT_RESOLVE, *pin);
@@ -311,7 +315,7 @@ static int run_hops(struct probe_ctx *c, const struct sockaddr_storage *dst, jso
 		    char *source, struct outcome *out)
 {
 	struct walk *w = calloc(1, sizeof(*w));
-	bool lit6 = strchr(c->name, ':') != NULL;
+	bool lit6 = strchr(c->name, ':') && c->name[0] != '[';
 	char url[URL_MAX];
 	const char *cls;
 	int err = 0;

@@ -143,7 +143,7 @@ probe() {
 q() { printf '%s' "$OUT" | jq -c -r "$1" 2>&1; }
 fnft() { world_exec "$P" srv nft "$@"; }
 
-tap_plan 37
+tap_plan 38
 
 # -- http-01
 probe "${ALLOW[@]}" http-01 www.site.test --token "$TOKEN" --key-authorization "$KA"
@@ -165,6 +165,9 @@ probe "${ALLOW[@]}" http-01 www.site.test --token big --key-authorization "$KA"
 tap_is "$(q .class)" too-large "http-01: a 200-byte body is too-large"
 probe "${ALLOW[@]}" http-01 v4only.site.test --token "$TOKEN" --key-authorization "$KA"
 tap_is "$(q '[.ok, .family, (.attempts | length)]')" '[true,"ipv4",1]' "http-01: an IPv4-only name has one attempt"
+probe "${ALLOW[@]}" http-01 "$WORLD_SRV6" --token "$TOKEN" --key-authorization "$KA"
+tap_is "$(q '[.ok, .attempts[0].hops[0].url]')" "[true,\"http://[$WORLD_SRV6]$CH/$TOKEN\"]" \
+	"http-01: an IPv6 literal needs no DNS"
 probe "${ALLOW[@]}" http-01 www.site.test --token r307 --key-authorization "$KA"
 tap_is "$(q '[.ok, [.attempts[0].hops[] | .status]]')" '[true,[307,200]]' "http-01: a 307 to the file is followed"
 probe "${ALLOW[@]}" http-01 www.site.test --token r8443 --key-authorization "$KA"
