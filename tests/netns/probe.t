@@ -143,7 +143,7 @@ probe() {
 q() { printf '%s' "$OUT" | jq -c -r "$1" 2>&1; }
 fnft() { world_exec "$P" srv nft "$@"; }
 
-tap_plan 38
+tap_plan 39
 
 # -- http-01
 probe "${ALLOW[@]}" http-01 www.site.test --token "$TOKEN" --key-authorization "$KA"
@@ -184,6 +184,12 @@ probe "${ALLOW[@]}" http-01 nowhere.site.test --token "$TOKEN" --key-authorizati
 tap_is "$(q '[.class, (.detail | test("NXDOMAIN"))]')" '["dns",true]' "http-01: NXDOMAIN is class dns naming the rcode"
 probe "${ALLOW[@]}" http-01 site.test --token "$TOKEN" --key-authorization "$KA"
 tap_is "$(q .class)" no-address "http-01: a name without A/AAAA is no-address"
+
+# a trust anchor the unsigned root cannot match: every answer is bogus
+printf '. 3600 IN DS 12345 13 2 %s\n' "$(printf '%064d' 7)" >"$D/bogus.ta"
+probe "${ALLOW[@]}" --trust-anchor "$D/bogus.ta" http-01 www.site.test --token "$TOKEN" --key-authorization "$KA"
+tap_is "$(q '[.class, (.detail | test("DNSSEC validation failed"))]')" '["dnssec",true]' \
+	"http-01: a DNSSEC validation failure is class dnssec"
 
 # -- firewalls in front of port 80
 fnft add table inet probe && fnft 'add chain inet probe in { type filter hook input priority -10; }'
