@@ -34,7 +34,7 @@
 #   mpw_resolve PREFIX NODE NAME TYPE   iterative resolution from NODE (root -> ...)
 #   mpw_txt_set PREFIX VALUE     _acme-challenge.example.test TXT on the primary (+ ns2)
 #   mpw_txt_clear PREFIX         removes that TXT
-#   mpw_lag_secondary PREFIX on|off   freezes / thaws (and refreshes) ns2's zone
+#   mpw_lag_secondary PREFIX on|off   ns2 stops / resumes taking updates from srv
 #   mpw_site_caa PREFIX VALUE|off     site.test CAA 0 issue "VALUE", or none
 #   mpw_geoblock_allow_ns2 PREFIX     lets ns2 (transfers) through world_geoblock's sets
 #   mpw_block_rir PREFIX RIR     router drops that region's agents -> srv (both families)
@@ -476,9 +476,11 @@ mpw_resolve() {
 	return 1
 }
 
-# mpw_txt_now PREFIX SERVER: the TXT values at SERVER, sorted, one line.
+# mpw_txt_now PREFIX SERVER: the TXT values at SERVER, sorted, one line. srv's own
+# server is asked from srv itself (over lo), which its geoblock lets through.
+mpw_asker() { case "$1" in "$WORLD_SRV4" | "$WORLD_SRV6") echo srv ;; *) echo rt ;; esac; }
 mpw_txt_now() {
-	mpw_kdig "$1" rt "@$2" +short _acme-challenge.example.test TXT | tr -d '"' | sort | paste -sd ' '
+	mpw_kdig "$1" "$(mpw_asker "$2")" "@$2" +short _acme-challenge.example.test TXT | tr -d '"' | sort | paste -sd ' '
 }
 
 mpw_txt_set() {
@@ -509,17 +511,30 @@ mpw_txt_clear() {
 	world_wait_for 10 "no TXT on ns2" mpw_txt_is "$prefix" "$MPW_NS24" ""
 }
 
-# Freezing ns2's zone postpones the refresh a NOTIFY triggers: ns2 keeps serving
-# the old data. Thawing runs it, and a refresh makes sure it happens now.
+# Lagging: ns2 drops everything from srv (the NOTIFY, and the answers to its own
+# SOA queries and transfers), so it keeps serving the old data. (knotc zone-freeze
+# is asynchronous: a NOTIFY right after it can still be acted on.) Off: the table
+# goes, and a refresh brings ns2 up to date at once.
 mpw_lag_secondary() {
 	local prefix=$1 mode=$2 flag
 	flag="$(world_dir "$prefix")/mpw-ns2-lagging"
 	case "$mode" in
-	on) mpw_knotc "$prefix" ns2 zone-freeze example.test. >/dev/null || mpw_fail "zone-freeze on ns2" ||
-		return 1
+	on)
+		world_exec "$prefix" ns2 nft list table inet mpw-lag >/dev/null 2>&1 ||
+			world_exec "$prefix" ns2 nft -f - <<EOF || mpw_fail "cannot make ns2 lag" || return 1
+table inet mpw-lag {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		ip saddr $WORLD_SRV4 drop
+		ip6 saddr $WORLD_SRV6 drop
+	}
+}
+EOF
 		: >"$flag" ;;
-	off) mpw_knotc "$prefix" ns2 zone-thaw example.test. >/dev/null || mpw_fail "zone-thaw on ns2" ||
-		return 1
+	off)
+		if world_exec "$prefix" ns2 nft list table inet mpw-lag >/dev/null 2>&1; then
+			world_exec "$prefix" ns2 nft delete table inet mpw-lag || return 1
+		fi
 		rm -f "$flag"
 		mpw_knotc "$prefix" ns2 zone-refresh example.test. >/dev/null ||
 			mpw_fail "zone-refresh on ns2" || return 1
@@ -527,7 +542,7 @@ mpw_lag_secondary() {
 	*) mpw_fail "mpw_lag_secondary: on or off, not '$mode'" ;;
 	esac
 }
-mpw_serial() { mpw_kdig "$1" rt "@$2" +short example.test. SOA | awk '{ print $3 }'; }
+mpw_serial() { mpw_kdig "$1" "$(mpw_asker "$2")" "@$2" +short example.test. SOA | awk '{ print $3 }'; }
 mpw_ns2_current() { [ "$(mpw_serial "$1" "$MPW_NS24")" = "$(mpw_serial "$1" "$WORLD_SRV4")" ]; }
 
 # mpw_site_caa PREFIX VALUE|off: site.test CAA 0 issue "VALUE" (replacing any), or none.
