@@ -566,6 +566,9 @@ mpw_geoblock_allow_ns2() {
 }
 
 # ---------------------------------------------------------------- blocking in the router
+# Only connections a blocked agent starts towards srv are dropped (its probes): srv's own
+# requests to the agent's API, and their answers, still pass, as through a real upstream
+# firewall that filters inbound connections.
 
 mpw_block_table() {
 	world_exec "$1" rt nft list table inet mpw >/dev/null 2>&1 && return 0
@@ -575,8 +578,8 @@ table inet mpw {
 	set blocked6 { type ipv6_addr; flags interval; }
 	chain forward {
 		type filter hook forward priority filter; policy accept;
-		ip saddr @blocked4 ip daddr $WORLD_SRV4 drop
-		ip6 saddr @blocked6 ip6 daddr $WORLD_SRV6 drop
+		ct direction original ip saddr @blocked4 ip daddr $WORLD_SRV4 drop
+		ct direction original ip6 saddr @blocked6 ip6 daddr $WORLD_SRV6 drop
 	}
 }
 EOF
