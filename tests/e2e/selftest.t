@@ -23,7 +23,7 @@ CONF=$WD/acmegate.conf
 { printf '[gate]\nstate_dir = %s/state\nttl = 300\n' "$WD"
   printf '[check]\nwebroot = %s\ndomains = www.site.test\ntimeout = 40\n' "$MPW_WEBROOT"
   mpw_client_conf "$P"; } >"$CONF"
-tap_plan 49
+tap_plan 54
 
 gate() { world_exec "$P" srv "$ACMEGATE_BIN" -c "$CONF" "$@"; }
 # selftest ARGS...: runs `check --json`; the report in $WD/out.json, exit code in $rc.
@@ -182,3 +182,27 @@ tap_is "$rc" 65 "pre-hook: a failing self-test fails the hook" || tap_diag "$out
 tap_like "$out" "on_check_failure = close" "... says it closes the window"
 tap_is "$(world_exec "$P" srv nft list ruleset | grep -c 'comment "acmegate:')" 0 "... and closed it"
 mpw_nginx "$P" plain >/dev/null
+
+# -- 13. the real thing: certbot through `acmegate run`, self-test first, then Pebble validates
+if world_pebble "$P" >/dev/null 2>&1 && world_dns "$P" www.site.test 46; then
+	ruleset_before=$(world_exec "$P" srv nft list ruleset)
+	since=$(wc -l <"$WD/mpw-nginx-access.log")
+	CB=$WD/certbot
+	world_exec "$P" srv env -u http_proxy -u https_proxy -u all_proxy PATH="$WD/bin:$PATH" \
+		REQUESTS_CA_BUNDLE="$WD/tls-ca.pem" timeout 120 \
+		"$ACMEGATE_BIN" -c "$CONF" run --lease certbot -- certbot certonly --webroot -w "$MPW_WEBROOT" \
+		-d www.site.test --server "https://$WORLD_CA4:$WORLD_ACME_PORT/dir" \
+		--config-dir "$CB/config" --work-dir "$CB/work" --logs-dir "$CB/logs" \
+		--register-unsafely-without-email --agree-tos --non-interactive >"$WD/certbot.txt" 2>&1
+	rc=$?
+	tap_is "$rc" 0 "run -- certbot: the self-test passes, then certbot gets its certificate" ||
+		tap_diag "$(tail -20 "$WD/certbot.txt")" "$(tail -5 "$WD/pebble.log")"
+	tap_like "$(cat "$WD/certbot.txt")" "http-01 www.site.test: PASS \\(5 of 5 passed" "... the self-test ran before certbot"
+	tap_is "$(openssl x509 -in "$CB/config/live/www.site.test/fullchain.pem" -noout -issuer 2>&1 |
+		grep -c 'Pebble Intermediate')" 1 "... issued by Pebble"
+	tap_like "$(tail -n "+$((since + 1))" "$WD/mpw-nginx-access.log" | grep acme-challenge | awk '{ print $1 }' | sort -u | paste -sd ' ')" \
+		"$WORLD_CA6|$WORLD_CA4" "... Pebble fetched the challenge through the window"
+	tap_is "$(world_exec "$P" srv nft list ruleset)" "$ruleset_before" "... and the ruleset is as before"
+else
+	for _ in 1 2 3 4 5; do tap_not_ok "Pebble did not start in the multi-perspective world"; done
+fi

@@ -6,7 +6,8 @@
 #
 #   PREFIX-aI    (I = 1..N, N 5..8) a perspective agent, link "to-aI" on the router
 #                198.18.I.2/24 (router 198.18.I.1), 2001:db8:a0I::2/64 (router ::1)
-#                egress netem delay on its eth0 (MPW_DELAYS, ms), a RIR label (MPW_RIRS)
+#                its egress delayed (MPW_DELAYS, ms) by a userspace delay line in PREFIX-dI
+#                (this kernel has no sch_netem; see mpw_agent_link), a RIR label (MPW_RIRS)
 #   PREFIX-dns   the DNS "Internet", link "to-dns" 198.19.0.0/24, 2001:db8:ff00::/64;
 #                three knotd instances, each on its own addresses:
 #                  root "."        198.19.0.2  2001:db8:ff00::2  (a.root.test, on eth0)
