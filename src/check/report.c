@@ -109,10 +109,12 @@ static bool redirect_unreachable(const struct answer *a)
 
 static void print_warnings(FILE *f, const struct check_target *t, const struct answer *a, size_t n)
 {
-	unsigned v6bad = 0, redirect = 0;
+	unsigned v6bad = 0, redirect = 0, unasked = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		json_t *v6 = attempt_of(&a[i], "ipv6"), *v4 = attempt_of(&a[i], "ipv4");
+
+		unasked += !a[i].answered && !strncmp(a[i].detail, "agent not asked", 15);
 
 		v6bad += v6 && v4 && !json_is_true(json_object_get(v6, "ok")) &&
 			 json_is_true(json_object_get(v4, "ok"));
@@ -122,6 +124,11 @@ static void print_warnings(FILE *f, const struct check_target *t, const struct a
 		fprintf(f, "  warning: %s fails over IPv6 but passes over IPv4 from %u perspective(s). "
 			"A CA tries IPv6 first and falls back to IPv4 only when IPv6 cannot connect: make "
 			"IPv6 reachable (window, firewall, listener) or remove the AAAA record.\n", t->name, v6bad);
+	if (unasked)
+		fprintf(f, "  warning: %u perspective(s) could not be asked: that says nothing about the "
+			"CA. Check the agent's address and that this host may reach it: a stateless "
+			"firewall (netdev ingress, or rules without conntrack) needs an exception for the "
+			"agent's answers (its address and source port), as for the ACME API's.\n", unasked);
 	if (redirect)
 		fprintf(f, "  warning: %s redirects to a port that does not answer from %u "
 			"perspective(s). Open it too (e.g. --challenge http-01,tls-alpn-01 opens 443) or "

@@ -23,7 +23,7 @@ CONF=$WD/acmegate.conf
 { printf '[gate]\nstate_dir = %s/state\nttl = 300\n' "$WD"
   printf '[check]\nwebroot = %s\ndomains = www.site.test\ntimeout = 40\n' "$MPW_WEBROOT"
   mpw_client_conf "$P"; } >"$CONF"
-tap_plan 54
+tap_plan 55
 
 gate() { world_exec "$P" srv "$ACMEGATE_BIN" -c "$CONF" "$@"; }
 # selftest ARGS...: runs `check --json`; the report in $WD/out.json, exit code in $rc.
@@ -50,6 +50,12 @@ tap_is "$(js 'sorted(set(x["rir"] for x in p)) == ["AFRINIC","APNIC","ARIN","LAC
 tap_is "$(js 'all(len(res(i)["attempts"]) == 2 for i in range(5))')" True "IPv4 and IPv6 are both tried"
 tap_is "$(ls -A "$MPW_WEBROOT/.well-known/acme-challenge" 2>/dev/null | wc -l)" 0 \
 	"the probe file is removed afterwards"
+
+# an agent that cannot be reached is named as such, not blamed on the CA's path
+{ cat "$CONF"; printf '[perspective ghost]\nurl = https://%s:9\nkey_id = test\nsecret = %s\n' \
+	"$(mpw_agent_addr4 1)" "$(mpw_secret "$P")"; } >"$WD/ghost.conf"
+out=$(world_exec "$P" srv "$ACMEGATE_BIN" -c "$WD/ghost.conf" check 2>&1)
+tap_like "$out" "1 perspective\(s\) could not be asked" "an unreachable agent: the report says it could not be asked"
 
 # -- 2. geoblock, window closed: every perspective is dropped before this host
 world_geoblock "$P" >/dev/null
