@@ -114,18 +114,6 @@ static const char *hop_resolve(struct probe_ctx *c, struct hop *h, int af, struc
 	return NULL;
 }
 
-static const char *classify_connect(long oserr, const char **what)
-{
-	switch (oserr) {
-	case ECONNREFUSED: *what = "Connection refused"; return "refused";
-	case ECONNRESET: *what = "Connection reset by peer"; return "reset";
-	case EHOSTUNREACH: *what = "No route to host"; return "unreachable";
-	case ENETUNREACH: *what = "Network is unreachable"; return "unreachable";
-	case ETIMEDOUT: *what = "Timeout during connect (likely firewall problem)"; return "dropped";
-	default: return NULL;
-	}
-}
-
 /* Maps a libcurl failure to the protocol's class and Boulder's wording. */
 static const char *classify(CURL *curl, CURLcode rc, const struct hop *h, const char *errbuf,
 			    struct outcome *out)
@@ -136,7 +124,7 @@ static const char *classify(CURL *curl, CURLcode rc, const struct hop *h, const 
 
 	curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &oserr);
 	curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected);
-	cls = classify_connect(oserr, &what);
+	cls = connect_class((int)oserr, &what);
 	if (rc == CURLE_OPERATION_TIMEDOUT) {
 		cls = connected ? "timeout" : "dropped";
 		what = connected ? "Timeout after connect (your server may be slow or overloaded)"

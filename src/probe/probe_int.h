@@ -56,6 +56,7 @@ const char *rrtype_name(int rrtype);
 void outcome_set(struct outcome *out, const char *cls, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void excerpt(const char *in, size_t len, char *out, size_t outlen);
+const char *connect_class(int err, const char **what);
 int result_verdict(json_t *res, bool ok, const char *family, const char *cls, const char *detail);
 int result_add(json_t *obj, const char *key, json_t *val);
 json_t *result_strings(char *const *v, size_t n);

@@ -5,6 +5,19 @@
 #include <string.h>
 #include "probe/probe_int.h"
 
+/* A connect-level failure's class and Boulder's wording for it; NULL for another errno. */
+const char *connect_class(int err, const char **what)
+{
+	switch (err) {
+	case ETIMEDOUT: *what = "Timeout during connect (likely firewall problem)"; return "dropped";
+	case ECONNREFUSED: *what = "Connection refused"; return "refused";
+	case ECONNRESET: *what = "Connection reset by peer"; return "reset";
+	case EHOSTUNREACH: *what = "No route to host"; return "unreachable";
+	case ENETUNREACH: *what = "Network is unreachable"; return "unreachable";
+	default: return NULL;
+	}
+}
+
 void outcome_set(struct outcome *out, const char *cls, const char *fmt, ...)
 {
 	va_list ap;

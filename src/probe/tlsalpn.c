@@ -23,18 +23,6 @@ struct tls_seen {
 	int cert_ok;   /* -1: not checked (no key authorization) */
 };
 
-static const char *connect_failure(int err, const char **what)
-{
-	switch (err) {
-	case ETIMEDOUT: *what = "Timeout during connect (likely firewall problem)"; return "dropped";
-	case ECONNREFUSED: *what = "Connection refused"; return "refused";
-	case ECONNRESET: *what = "Connection reset by peer"; return "reset";
-	case EHOSTUNREACH: *what = "No route to host"; return "unreachable";
-	case ENETUNREACH: *what = "Network is unreachable"; return "unreachable";
-	default: *what = strerror(err); return "unreachable";
-	}
-}
-
 static void local_addr(int fd, char *buf, size_t len)
 {
 	struct sockaddr_storage ss;
@@ -184,7 +172,12 @@ static int attempt(struct probe_ctx *c, SSL_CTX *tls, struct sockaddr_storage ds
 	if (guard_check(c->o->guard, (struct sockaddr *)&dst, &e) < 0) {
 		outcome_set(out, "forbidden", "%s: %s", s.addr, e.msg);
 	} else if ((fd = addr_dial(&dst, SOCK_STREAM, c->dial_ms)) < 0) {
-		const char *cls = connect_failure(-fd, &what);
+		const char *cls = connect_class(-fd, &what);
+
+		if (!cls) {
+			cls = "unreachable";
+			what = strerror(-fd);
+		}
 
 		outcome_set(out, cls, "%s: Connecting to %s:443: %s", s.addr, c->name, what);
 	} else {
