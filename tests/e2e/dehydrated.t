@@ -1,0 +1,164 @@
+#!/bin/bash
+# tests/e2e/dehydrated.t: Debian's dehydrated gets one certificate for two names from Pebble
+# for a geoblocked server, http-01 through acmegate's dehydrated hook (hooks/dehydrated/hook):
+# a token-exact window per challenge, opened on deploy_challenge and closed on
+# clean_challenge. Once one call per challenge (HOOK_CHAIN=no, IPv4), once all at once
+# (HOOK_CHAIN=yes, IPv6). Needs root: a private simulated Internet of network namespaces
+# (tests/lib/world.sh); never the host's network or ruleset. TAP; skips when not root.
+#
+# Each issuance: the certificate, the window closed afterwards, `nft list ruleset` in srv as
+# before, the exposure from acmegate's exposure.log (printed, and recorded for
+# bench/exposure), and the window open no longer than Pebble's validation plus a few seconds.
+# Also: while the window is open the CA host reaches exactly the challenge's path; unknown
+# handlers exit 0; a window that cannot open stops dehydrated before the CA validates.
+#
+# Run:   sudo tests/run tests/e2e/dehydrated.t     (about 40 seconds)
+# Env:   ACMEGATE_BIN, E2E_KEEP=1, E2E_SLACK_S: see tests/lib/issuance.sh
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib/issuance.sh
+. "$repo/tests/lib/issuance.sh"
+
+HOOK=$repo/hooks/dehydrated/hook
+NAMES="www.example.test mail.example.test"
+PREFIX=dh$$
+ISS_NAME=dehydrated
+PLAN=19
+
+# dh_config DIR CHAIN: dehydrated's config for one run; HOOK_CHAIN=CHAIN. The probe hook
+# (below) is chained through ACMEGATE_NEXT_HOOK, so the test sees the open window.
+dh_config() {
+	local dir=$1 chain=$2
+	mkdir -p "$dir"
+	cat >"$dir/config" <<EOF
+CA="$ACME_DIR_URL"
+BASEDIR="$dir"
+WELLKNOWN="$T/www/.well-known/acme-challenge"
+CHALLENGETYPE=http-01
+HOOK="$HOOK"
+HOOK_CHAIN=$chain
+KEY_ALGO=prime256v1
+KEYSIZE=2048
+export ACMEGATE_NEXT_HOOK="$T/probe-hook"
+EOF
+}
+
+# dehydrated in srv with the test's environment.
+dh() {
+	local -a envs
+	mapfile -t envs < <(iss_client_env)
+	world_exec "$PREFIX" srv env "${envs[@]}" timeout 90 dehydrated "$@"
+}
+
+# dh_run DIR: register, then one certificate for both names.
+dh_run() {
+	local dir=$1 n
+	local -a d=()
+	for n in $NAMES; do d+=(-d "$n"); done
+	dh --config "$dir/config" --register --accept-terms &&
+		dh --config "$dir/config" --cron --force "${d[@]}"
+}
+
+# A further dehydrated hook, run by ours while the window is open: from the CA host, the
+# deployed tokens' paths answer, and another token's path on the same port does not.
+write_probe_hook() {
+	cat >"$T/probe-hook" <<EOF
+#!/bin/bash
+[ "\$1" = deploy_challenge ] || exit 0
+shift
+out=$T/probe.out
+while [ \$# -ge 3 ]; do
+	for addr in $WORLD_SRV4 [$WORLD_SRV6]; do
+		good=\$(ip netns exec $PREFIX-ca curl -s -o /dev/null -m 3 -w '%{http_code}' \\
+			"http://\$addr/.well-known/acme-challenge/\$2")
+		bad=\$(ip netns exec $PREFIX-ca curl -s -o /dev/null -m 3 -w '%{http_code}' \\
+			"http://\$addr/.well-known/acme-challenge/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+		echo "\$addr \$2 good=\$good bad=\$bad" >>"\$out"
+	done
+	shift 3
+done
+EOF
+	chmod 755 "$T/probe-hook"
+}
+
+# Every probe of a deployed token got 200, every other path got nothing from nginx.
+probes_token_exact() {
+	local lines
+	lines=$(cat "$T/probe.out" 2>/dev/null)
+	[ -n "$lines" ] || { diag "the probe hook did not run"; return 1; }
+	if printf '%s\n' "$lines" | grep -qv ' good=200 bad=000$'; then
+		diag "from the CA host while the window was open (want good=200 bad=000):"
+		printf '%s\n' "$lines" | sed 's/^/#   /'
+		return 1
+	fi
+}
+
+# issue LABEL CHAIN FAMILY: one certificate for NAMES; seven TAP lines.
+issue() {
+	local label=$1 chain=$2 fam=$3 dir=$T/$1 n
+	for n in $NAMES; do world_dns "$PREFIX" "$n" "$fam" || bail "could not set DNS for $n"; done
+	dh_config "$dir" "$chain"
+	: >"$T/probe.out"
+	# shellcheck disable=SC2086 # NAMES is a list
+	iss_issue "$label" dehydrated "http-01 hook" yes "$dir/certs/${NAMES%% *}/fullchain.pem" \
+		"$NAMES" -- dh_run "$dir"
+	check "$label: while open, the CA host got the tokens' paths and no other path" \
+		probes_token_exact
+	check "$label: the hook ran once per challenge ($chain chain)" hook_calls "$label" "$chain"
+}
+
+# dehydrated printed one deploy line per challenge, or one for all.
+hook_calls() {
+	local want=2 got
+	[ "$2" = yes ] && want=1
+	got=$(grep -c "acmegate.*open" "$T/$1.log")
+	[ "$got" -ge "$want" ] || { diag "saw $got acmegate open lines, want $want"; return 1; }
+}
+
+unknown_handler() {
+	local before after
+	iss_ruleset >"$T/unknown.before"
+	world_exec "$PREFIX" srv env PATH="$T/bin:$PATH" ACMEGATE_CONFIG="$T/path.conf" \
+		"$HOOK" this_hookscript_is_broken__please_ignore_unknown_hooks a b >/dev/null 2>&1 ||
+		{ diag "the hook failed an unknown handler"; return 1; }
+	iss_ruleset >"$T/unknown.after"
+	iss_same_ruleset "$T/unknown.before" "$T/unknown.after"
+}
+
+# A window that cannot open (a broken config) stops dehydrated: Pebble gets no challenge
+# response, and the ruleset stays as it was.
+broken_open() {
+	local dir=$T/broken peb0 rc
+	printf '[gate]\nstate_dir = %s/state\nttl = forever\n' "$T" >"$T/broken.conf"
+	dh_config "$dir" no
+	iss_ruleset >"$T/broken.before"
+	peb0=$(iss_lines "$WD/pebble.log")
+	ISS_CONF=$T/broken.conf dh_run "$dir" >"$T/broken.log" 2>&1
+	rc=$?
+	iss_ruleset >"$T/broken.after"
+	if [ "$rc" != 0 ] && grep -q "validation window did NOT open" "$T/broken.log" &&
+		! tail -n "+$((peb0 + 1))" "$WD/pebble.log" | grep -q "Pulled a task"; then
+		ok "a window that cannot open stops dehydrated before the CA validates"
+	else
+		not_ok "a window that cannot open stops dehydrated before the CA validates (exit $rc)"
+		world_tail "$T/broken.log" 15
+	fi
+	check "a window that cannot open leaves the ruleset as it was" \
+		iss_same_ruleset "$T/broken.before" "$T/broken.after"
+}
+
+main() {
+	iss_start dehydrated
+	echo "1..$PLAN"
+	iss_world
+	write_probe_hook
+	check "an unknown handler exits 0 and changes nothing" unknown_handler
+	issue chain-no no 4
+	issue chain-yes yes 6
+	broken_open
+	iss_done
+}
+
+main "$@"
