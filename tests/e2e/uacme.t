@@ -1,0 +1,95 @@
+#!/bin/bash
+# tests/e2e/uacme.t: Debian's uacme gets certificates from Pebble for a geoblocked server
+# through acmegate's uacme hook (hooks/uacme/hook), one window per challenge, opened on
+# `begin` and closed on `done`: http-01 for two names, the hook writing each key
+# authorization into nginx's webroot (IPv4); then tls-alpn-01 with ualpn answering on 443,
+# the hook handing it the authorization through ualpn's client mode (IPv6). The hook
+# declines what it cannot serve, so uacme picks the type the test sets up whatever order
+# Pebble offers them in. Needs root: a private simulated Internet of network namespaces
+# (tests/lib/world.sh); never the host's network or ruleset. TAP; skips when not root.
+#
+# Each issuance: the certificate, the window closed afterwards, `nft list ruleset` in srv as
+# before, the exposure from acmegate's exposure.log (printed, and recorded for
+# bench/exposure), and the windows open no longer than Pebble's validations plus a few
+# seconds. uacme trusts only the system's CA file: it runs in a mount namespace of its own
+# in which Pebble's test CA is bound over that file.
+#
+# Run:   sudo tests/run tests/e2e/uacme.t     (about 40 seconds)
+# Env:   ACMEGATE_BIN, E2E_KEEP=1, E2E_SLACK_S: see tests/lib/issuance.sh
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../lib/issuance.sh
+. "$repo/tests/lib/issuance.sh"
+
+HOOK=$repo/hooks/uacme/hook
+SYSTEM_CA=/etc/ssl/certs/ca-certificates.crt
+NAMES="www.example.test mail.example.test"
+PREFIX=ua$$
+ISS_NAME=uacme
+PLAN=15
+
+# uacme_exec ENV... -- UACME_ARGS: uacme in srv, in a private mount namespace where the
+# system CA file is Pebble's test CA.
+uacme_exec() {
+	local -a envs
+	mapfile -t envs < <(iss_client_env)
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	# shellcheck disable=SC2016 # $0 and $@ belong to the inner sh
+	world_exec "$PREFIX" srv env "${envs[@]}" UALPN_SOCKET="$T/ualpn.sock" \
+		unshare -m --propagation private sh -c 'mount --bind "$0" "$1" && shift && exec "$@"' \
+		"$WD/tls-ca.pem" "$SYSTEM_CA" timeout 90 uacme -v -a "$ACME_DIR_URL" -t EC "$@"
+}
+
+# uacme_issue DIR ENV... -- NAMES: a new account in DIR, then one certificate.
+uacme_issue() {
+	local dir=$1
+	shift
+	local -a envs=()
+	while [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	uacme_exec "${envs[@]}" -- -c "$dir" -y new test@example.test &&
+		uacme_exec "${envs[@]}" -- -c "$dir" -h "$HOOK" issue "$@"
+}
+
+# ualpn in srv on port 443 (both families), its socket in $T for the hook's client mode.
+start_ualpn() {
+	world_spawn "$PREFIX" srv ualpn ualpn -vv -c 127.0.0.1@4443 -P 0 -s "$T/ualpn.sock" \
+		-p "$T/ualpn.pid"
+	world_wait_for 5 "ualpn's socket" test -S "$T/ualpn.sock" || {
+		world_tail "$WD/ualpn.log"
+		return 1
+	}
+}
+
+# Which challenge types the hook accepted: TYPE's windows and nothing else.
+accepted_only() {
+	local log=$1 type=$2 got
+	got=$(grep -o "opened [a-z0-9-]*" "$log" | sort -u | tr '\n' ' ')
+	[ "$got" = "opened $type " ] || { diag "acmegate opened: '$got', want only $type"; return 1; }
+}
+
+main() {
+	local n
+	iss_start uacme ualpn unshare
+	[ -f "$SYSTEM_CA" ] || iss_skip_all tool "no $SYSTEM_CA to stand in for"
+	echo "1..$PLAN"
+	iss_world
+	for n in $NAMES; do world_dns "$PREFIX" "$n" 4 || bail "could not set DNS for $n"; done
+	# shellcheck disable=SC2086 # NAMES is a list
+	iss_issue http-01 uacme "http-01 hook" yes "$T/http-01/${NAMES%% *}/cert.pem" "$NAMES" -- \
+		uacme_issue "$T/http-01" UACME_CHALLENGE_PATH="$T/www/.well-known/acme-challenge" -- $NAMES
+	check "http-01: the hook served http-01 and declined the rest" \
+		accepted_only "$T/http-01.log" http-01
+	check "ualpn listens on 443 with its socket at $T/ualpn.sock" start_ualpn
+	world_dns "$PREFIX" "${NAMES%% *}" 6 || bail "could not set DNS"
+	iss_issue tls-alpn-01 uacme "tls-alpn-01 hook (ualpn)" yes "$T/tls-alpn-01/${NAMES%% *}/cert.pem" \
+		"${NAMES%% *}" -- uacme_issue "$T/tls-alpn-01" -- "${NAMES%% *}"
+	check "tls-alpn-01: the hook served tls-alpn-01 and declined the rest" \
+		accepted_only "$T/tls-alpn-01.log" tls-alpn-01
+	iss_done
+}
+
+main "$@"
