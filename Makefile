@@ -89,6 +89,9 @@ install: $(B)/acmegate $(B)/acmegate-agent
 	install -D -m 0755 $(B)/acmegate-agent $(DESTDIR)$(SBINDIR)/acmegate-agent
 	install -D -m 0755 hooks/certbot/pre $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/pre
 	install -D -m 0755 hooks/certbot/post $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/post
+	install -D -m 0755 hooks/dehydrated/hook $(DESTDIR)$(LIBEXECDIR)/hooks/dehydrated/hook
+	install -D -m 0755 hooks/uacme/hook $(DESTDIR)$(LIBEXECDIR)/hooks/uacme/hook
+	install -D -m 0755 hooks/lego/dns-exec $(DESTDIR)$(LIBEXECDIR)/hooks/lego/dns-exec
 	install -D -m 0644 conf/acmegate.conf $(DESTDIR)$(SYSCONFDIR)/acmegate/acmegate.conf.example
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	sed 's|/usr/sbin/acmegate|$(SBINDIR)/acmegate|' systemd/acmegate-sweep.service \

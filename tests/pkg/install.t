@@ -8,10 +8,12 @@ repo=$(cd "$here/../.." && pwd)
 . "$here/../lib/tap.sh"
 stage=$(mktemp -d /tmp/acmegate-install.XXXXXX)
 trap 'rm -rf "$stage"' EXIT
-tap_plan 14
+tap_plan 17
 make -s -C "$repo" install DESTDIR="$stage/a" >/dev/null 2>&1
 tap_is "$?" 0 "make install DESTDIR=… succeeds"
 for f in usr/sbin/acmegate usr/lib/acmegate/hooks/certbot/pre usr/lib/acmegate/hooks/certbot/post \
+	usr/lib/acmegate/hooks/dehydrated/hook usr/lib/acmegate/hooks/uacme/hook \
+	usr/lib/acmegate/hooks/lego/dns-exec \
 	etc/acmegate/acmegate.conf.example lib/systemd/system/acmegate-sweep.timer \
 	usr/share/man/man8/acmegate.8 usr/share/man/man5/acmegate.conf.5 usr/sbin/acmegate-agent \
 	lib/systemd/system/acmegate-agent.service etc/acmegate/agent.conf.example \
