@@ -118,7 +118,6 @@ hook_calls() {
 }
 
 unknown_handler() {
-	local before after
 	iss_ruleset >"$T/unknown.before"
 	world_exec "$PREFIX" srv env PATH="$T/bin:$PATH" ACMEGATE_CONFIG="$T/path.conf" \
 		"$HOOK" this_hookscript_is_broken__please_ignore_unknown_hooks a b >/dev/null 2>&1 ||
