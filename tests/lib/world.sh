@@ -24,7 +24,9 @@
 #   world_tcp_probe PREFIX NODE ADDR PORT  prints open, refused or timeout (2 s)
 #   world_dir PREFIX             the world's private directory (logs, configs, pids)
 #
-# Set WORLD_KEEP=1 to keep the world directory after world_down (for debugging).
+# Set WORLD_KEEP=1 to keep the world directory after world_down (for debugging), and
+# WORLD_PEBBLE_DNS=ADDR:PORT to have Pebble resolve through another server than challtestsrv
+# (an authoritative server of the test's own, for dns-01).
 
 WORLD_SRV4=192.0.2.10
 WORLD_SRV6=2001:db8:10::10
@@ -389,7 +391,8 @@ world_pebble() {
 	world_wait_for 5 "challtestsrv management API" world_cts_post "$prefix" clear-a \
 		'{"host":"ready.test"}' || { world_tail "$dir/challtestsrv.log"; return 1; }
 	world_spawn "$prefix" ca pebble env PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 \
-		PEBBLE_AUTHZREUSE=0 pebble -config "$dir/pebble.json" -dnsserver "$WORLD_CTS_DNS"
+		PEBBLE_AUTHZREUSE=0 pebble -config "$dir/pebble.json" \
+		-dnsserver "${WORLD_PEBBLE_DNS:-$WORLD_CTS_DNS}"
 	world_wait_for 10 "Pebble's directory" world_pebble_answers "$prefix" ||
 		{ world_tail "$dir/pebble.log"; return 1; }
 }
