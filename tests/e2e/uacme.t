@@ -28,7 +28,7 @@ SYSTEM_CA=/etc/ssl/certs/ca-certificates.crt
 NAMES="www.example.test mail.example.test"
 PREFIX=ua$$
 ISS_NAME=uacme
-PLAN=15
+PLAN=17
 
 # uacme_exec ENV... -- UACME_ARGS: uacme in srv, in a private mount namespace where the
 # system CA file is Pebble's test CA.
@@ -71,6 +71,28 @@ accepted_only() {
 	[ "$got" = "opened $type " ] || { diag "acmegate opened: '$got', want only $type"; return 1; }
 }
 
+# A window that cannot open (a broken config): the hook declines every challenge, so uacme
+# gives up before the CA validates anything, and the ruleset stays as it was.
+broken_open() {
+	local peb0 rc
+	printf '[gate]\nstate_dir = %s/state\nttl = forever\n' "$T" >"$T/broken.conf"
+	iss_ruleset >"$T/broken.before"
+	peb0=$(iss_lines "$WD/pebble.log")
+	ISS_CONF=$T/broken.conf uacme_issue "$T/broken" \
+		UACME_CHALLENGE_PATH="$T/www/.well-known/acme-challenge" -- "${NAMES%% *}" >"$T/broken.log" 2>&1
+	rc=$?
+	iss_ruleset >"$T/broken.after"
+	if [ "$rc" != 0 ] && grep -q "validation window did NOT open" "$T/broken.log" &&
+		! tail -n "+$((peb0 + 1))" "$WD/pebble.log" | grep -q "Pulled a task"; then
+		ok "a window that cannot open: the hook declines, uacme stops before the CA validates"
+	else
+		not_ok "a window that cannot open: the hook declines, uacme stops before the CA validates (exit $rc)"
+		world_tail "$T/broken.log" 15
+	fi
+	check "a window that cannot open leaves the ruleset as it was" \
+		iss_same_ruleset "$T/broken.before" "$T/broken.after"
+}
+
 main() {
 	local n
 	iss_start uacme ualpn unshare
@@ -89,6 +111,7 @@ main() {
 		"${NAMES%% *}" -- uacme_issue "$T/tls-alpn-01" -- "${NAMES%% *}"
 	check "tls-alpn-01: the hook served tls-alpn-01 and declined the rest" \
 		accepted_only "$T/tls-alpn-01.log" tls-alpn-01
+	broken_open
 	iss_done
 }
 

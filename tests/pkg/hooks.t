@@ -109,7 +109,7 @@ tap_is "$RC:$CALLS_OUT" "0:$(lines "acmegate open --lease uacme --token $TOK1" \
 	"uacme begin http-01: token-exact open and self-test"
 tap_is "$(cat "$T/www/$TOK1" 2>/dev/null):$(stat -c %a "$T/www/$TOK1" 2>/dev/null)" "$KA1:644" \
 	"uacme begin http-01: the key authorization published, readable by the web server"
-run UACME_CHALLENGE_PATH="$T/www" "$UA" done http-01 www.example.org "$TOK1" "$KA1"
+run UACME_CHALLENGE_PATH="$T/www" "$UA" "done" http-01 www.example.org "$TOK1" "$KA1"
 tap_is "$RC:$CALLS_OUT:$([ -e "$T/www/$TOK1" ] && echo left)" "0:acmegate close --lease uacme --token $TOK1:" \
 	"uacme done http-01: file removed, token closed"
 run UACME_CHALLENGE_PATH="$T/www" FAIL_OPEN=70 "$UA" begin http-01 www.example.org "$TOK1" "$KA1"
