@@ -47,7 +47,8 @@ bool lease_name_valid(const char *name)
 
 static int ensure_dir(const char *dir, struct err *e)
 {
-	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+	/* 0711: others may open a file they know the name of (the responder reads "tokens") */
+	if (mkdir(dir, 0711) == 0 || errno == EEXIST)
 		return 0;
 	return state_err(e, -errno, "%s: cannot create the state directory: %s", dir, strerror(errno));
 }
@@ -318,6 +319,36 @@ int state_log_exposure(const char *dir, int64_t opened_ms, int64_t closed_ms,
 		(unsigned long long)packets[KIND_PATH_RESET]);
 	bad = fclose(f) != 0;
 	return bad ? -EIO : 0;
+}
+
+int state_write_tokens(const char *dir, const char *const *tokens, size_t n)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	FILE *f;
+	int fd, bad;
+
+	snprintf(path, sizeof(path), "%s/tokens", dir);
+	if (!tokens)
+		return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+	snprintf(tmp, sizeof(tmp), "%s/.tokens.XXXXXX", dir);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		unlink(tmp);
+		return -EIO;
+	}
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\n", tokens[i]);
+	bad = fchmod(fd, 0644) != 0;
+	bad = fclose(f) != 0 || bad;
+	if (bad || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return 0;
 }
 
 /* Written to a temporary file and renamed over the old one: a crash leaves one or the other. */

@@ -64,6 +64,9 @@ int state_drop_tokens(struct state *st, const char *lease, const char *token);
  * how long, and what passed (from the rules' counters by kind). */
 int state_log_exposure(const char *dir, int64_t opened_ms, int64_t closed_ms,
 		       const uint64_t packets[KIND_COUNT]);
+/* DIR/tokens, one token per line, readable by all (the responder runs unprivileged): the
+ * tokens a token-exact window passes; tokens NULL removes the file. */
+int state_write_tokens(const char *dir, const char *const *tokens, size_t n);
 /* How many tokens LEASE holds. */
 size_t state_lease_tokens(const struct state *st, const char *lease);
 bool lease_name_valid(const char *name);

@@ -581,7 +581,7 @@ static int plan_build(struct plan *p, struct ruleset *rs, const struct conf *c,
 	/* Nothing drops tcp/80: the world already reaches it, and there is nothing to gate. */
 	if ((rep->services & SVC_HTTP01) && w.deadline[0] && w.mode == HTTP01_PATH)
 		r = plan_path_gate(p, c, &w);
-	rep->exact = (rep->services & SVC_HTTP01) && w.mode == HTTP01_PATH && w.exact;
+	rep->exact = (rep->services & SVC_HTTP01) && w.mode != HTTP01_PORT && w.exact;
 	return r;
 }
 
@@ -712,6 +712,19 @@ static void forget_connections(struct nft *nft, unsigned closed, struct window_r
 		rep->ct_forgotten = (size_t)r;
 }
 
+/* The tokens file follows the gate: present exactly while the window is token-exact. */
+static int write_tokens(const struct conf *c, const struct want *w, const struct window_report *rep,
+			struct err *e)
+{
+	int r = state_write_tokens(c->state_dir, rep->exact ? w->tokens : NULL, w->ntokens);
+
+	if (r < 0) {
+		e->kind = ERR_KIND_STATE;
+		return err_set(e, r, "%s/tokens: cannot write: %s", c->state_dir, strerror(-r));
+	}
+	return 0;
+}
+
 int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t now,
 		 bool may_open, struct window_report *rep, struct err *e)
 {
@@ -743,6 +756,8 @@ int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t n
 	rep->legacy6 = legacy_tables("/proc/net/ip6_tables_names");
 	window_totals(st, rep);
 	r = state_save(c->state_dir, st, e);
+	if (r == 0)
+		r = write_tokens(c, &w, rep, e);
 	if (r == 0 && rep->closed_ms)
 		rep->exposure_error = state_log_exposure(c->state_dir, rep->opened_ms, rep->closed_ms,
 							 rep->packets);

@@ -17,7 +17,7 @@ for t in "$TOKEN_B" "$TOKEN_C"; do echo "$t.keyauth" >"$webroot/.well-known/acme
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 gate_conf "$P" ttl=60 >/dev/null
 state="$(world_dir "$P")/state"
-tap_plan 24
+tap_plan 26
 
 CH=/.well-known/acme-challenge
 V4="http://$WORLD_SRV4"
@@ -37,6 +37,8 @@ tap_is "$(fetch "$P" ca "$V4/index.html")" reset "another path is reset"
 gate "$P" open --lease m --token "$B" >/dev/null 2>&1
 tap_is "$(passes "$V4" "$A" && passes "$V4" "$B" && echo y)" y "a second token on the lease: both pass"
 tap_is "$(fetch "$P" ca "$V4$CH/$C")" reset "a third, not named, is still reset"
+tap_is "$(stat -c %a "$state/tokens") $(sort "$state/tokens" | tr '\n' ' ')" "644 $(printf '%s\n' "$A" "$B" | sort | tr '\n' ' ')" \
+	"state_dir/tokens lists the window's tokens, readable by the responder"
 
 gate "$P" open --lease other --token "$C" >/dev/null 2>&1
 tap_is "$(passes "$V6" "$C" && passes "$V6" "$A" && echo y)" y "tokens of two leases both pass"
@@ -59,6 +61,7 @@ tap_is "$rc" 0 "close of the last token succeeds"
 tap_like "$out" "window closed" "the last token closes the lease and the window"
 tap_is "$(ruleset "$P")" "$before" "the ruleset is identical to before"
 tap_is "$(fetch "$P" ca "$V4$CH/$B")" timeout "the geoblock drops the CA again"
+tap_is "$(ls "$state/tokens" 2>&1 >/dev/null | grep -c 'No such file')" 1 "the tokens file is gone with the window"
 
 last=$(tail -n 1 "$state/exposure.log" 2>/dev/null)
 tap_is "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); sys.exit(not (d["open_ms"] > 0 and d["closed"] - d["opened"] == d["open_ms"] and d["connections"] >= 12))' "$last" && echo y)" y \
