@@ -52,13 +52,18 @@ dh() {
 	world_exec "$PREFIX" srv env "${envs[@]}" timeout 90 dehydrated "$@"
 }
 
-# dh_run DIR: register, then one certificate for both names.
+# dh_register DIR: the account, before the timed run (as a renewal finds it).
+dh_register() {
+	dh --config "$1/config" --register --accept-terms >"$1.register.log" 2>&1 ||
+		bail "dehydrated could not register in $1: $(tail -n 3 "$1.register.log")"
+}
+
+# dh_run DIR: one certificate for both names.
 dh_run() {
 	local dir=$1 n
 	local -a d=()
 	for n in $NAMES; do d+=(-d "$n"); done
-	dh --config "$dir/config" --register --accept-terms &&
-		dh --config "$dir/config" --cron --force "${d[@]}"
+	dh --config "$dir/config" --cron --force "${d[@]}"
 }
 
 # A further dehydrated hook, run by ours while the window is open: from the CA host, the
@@ -100,6 +105,7 @@ issue() {
 	local label=$1 chain=$2 fam=$3 dir=$T/$1 n
 	for n in $NAMES; do world_dns "$PREFIX" "$n" "$fam" || bail "could not set DNS for $n"; done
 	dh_config "$dir" "$chain"
+	dh_register "$dir"
 	: >"$T/probe.out"
 	# shellcheck disable=SC2086 # NAMES is a list
 	iss_issue "$label" dehydrated "http-01 hook" yes "$dir/certs/${NAMES%% *}/fullchain.pem" \
@@ -132,6 +138,7 @@ broken_open() {
 	local dir=$T/broken peb0 rc
 	printf '[gate]\nstate_dir = %s/state\nttl = forever\n' "$T" >"$T/broken.conf"
 	dh_config "$dir" no
+	dh_register "$dir"
 	iss_ruleset >"$T/broken.before"
 	peb0=$(iss_lines "$WD/pebble.log")
 	ISS_CONF=$T/broken.conf dh_run "$dir" >"$T/broken.log" 2>&1

@@ -59,10 +59,10 @@ main() {
 	iss_start lego
 	echo "1..$PLAN"
 	iss_world
-	issue webroot "http-01 webroot (run)" 4 -- --http --http.webroot "$T/www"
-	issue tls-alpn "tls-alpn-01 (run)" 6 --challenge tls-alpn-01 -- --tls
+	issue webroot "http-01 webroot, run" 4 -- --http --http.webroot "$T/www"
+	issue tls-alpn "tls-alpn-01, run" 6 --challenge tls-alpn-01 -- --tls
 	check "nginx stopped for lego's own server on port 80" stop_nginx
-	ISS_CONF=$T/port.conf issue standalone "http-01 standalone (run, port mode)" 46 -- --http
+	ISS_CONF=$T/port.conf issue standalone "http-01 port, run" 46 -- --http
 	iss_done
 }
 

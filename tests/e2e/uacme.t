@@ -43,15 +43,20 @@ uacme_exec() {
 		"$WD/tls-ca.pem" "$SYSTEM_CA" timeout 90 uacme -v -a "$ACME_DIR_URL" -t EC "$@"
 }
 
-# uacme_issue DIR ENV... -- NAMES: a new account in DIR, then one certificate.
+# uacme_new DIR: a new account in DIR (before the timed run, as a renewal finds it).
+uacme_new() {
+	uacme_exec -- -c "$1" -y new test@example.test >"$1.new.log" 2>&1 ||
+		bail "uacme could not register an account in $1: $(tail -n 3 "$1.new.log")"
+}
+
+# uacme_issue DIR ENV... -- NAMES: one certificate with the account in DIR.
 uacme_issue() {
 	local dir=$1
 	shift
 	local -a envs=()
 	while [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
-	uacme_exec "${envs[@]}" -- -c "$dir" -y new test@example.test &&
-		uacme_exec "${envs[@]}" -- -c "$dir" -h "$HOOK" issue "$@"
+	uacme_exec "${envs[@]}" -- -c "$dir" -h "$HOOK" issue "$@"
 }
 
 # ualpn in srv on port 443 (both families), its socket in $T for the hook's client mode.
@@ -77,6 +82,7 @@ broken_open() {
 	local peb0 rc
 	printf '[gate]\nstate_dir = %s/state\nttl = forever\n' "$T" >"$T/broken.conf"
 	iss_ruleset >"$T/broken.before"
+	uacme_new "$T/broken"
 	peb0=$(iss_lines "$WD/pebble.log")
 	ISS_CONF=$T/broken.conf uacme_issue "$T/broken" \
 		UACME_CHALLENGE_PATH="$T/www/.well-known/acme-challenge" -- "${NAMES%% *}" >"$T/broken.log" 2>&1
@@ -100,6 +106,7 @@ main() {
 	echo "1..$PLAN"
 	iss_world
 	for n in $NAMES; do world_dns "$PREFIX" "$n" 4 || bail "could not set DNS for $n"; done
+	uacme_new "$T/http-01"
 	# shellcheck disable=SC2086 # NAMES is a list
 	iss_issue http-01 uacme "http-01 hook" yes "$T/http-01/${NAMES%% *}/cert.pem" "$NAMES" -- \
 		uacme_issue "$T/http-01" UACME_CHALLENGE_PATH="$T/www/.well-known/acme-challenge" -- $NAMES
@@ -107,7 +114,8 @@ main() {
 		accepted_only "$T/http-01.log" http-01
 	check "ualpn listens on 443 with its socket at $T/ualpn.sock" start_ualpn
 	world_dns "$PREFIX" "${NAMES%% *}" 6 || bail "could not set DNS"
-	iss_issue tls-alpn-01 uacme "tls-alpn-01 hook (ualpn)" yes "$T/tls-alpn-01/${NAMES%% *}/cert.pem" \
+	uacme_new "$T/tls-alpn-01"
+	iss_issue tls-alpn-01 uacme "tls-alpn-01 hook" yes "$T/tls-alpn-01/${NAMES%% *}/cert.pem" \
 		"${NAMES%% *}" -- uacme_issue "$T/tls-alpn-01" -- "${NAMES%% *}"
 	check "tls-alpn-01: the hook served tls-alpn-01 and declined the rest" \
 		accepted_only "$T/tls-alpn-01.log" tls-alpn-01
