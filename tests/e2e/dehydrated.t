@@ -25,7 +25,7 @@ HOOK=$repo/hooks/dehydrated/hook
 NAMES="www.example.test mail.example.test"
 PREFIX=dh$$
 ISS_NAME=dehydrated
-PLAN=19
+PLAN=21
 
 # dh_config DIR CHAIN: dehydrated's config for one run; HOOK_CHAIN=CHAIN. The probe hook
 # (below) is chained through ACMEGATE_NEXT_HOOK, so the test sees the open window.
@@ -41,7 +41,7 @@ HOOK="$HOOK"
 HOOK_CHAIN=$chain
 KEY_ALGO=prime256v1
 KEYSIZE=2048
-export ACMEGATE_NEXT_HOOK="$T/probe-hook"
+export ACMEGATE_NEXT_HOOK="$T/next-hook"
 EOF
 }
 
@@ -66,38 +66,19 @@ dh_run() {
 	dh --config "$dir/config" --cron --force "${d[@]}"
 }
 
-# A further dehydrated hook, run by ours while the window is open: from the CA host, the
-# deployed tokens' paths answer, and another token's path on the same port does not.
-write_probe_hook() {
-	cat >"$T/probe-hook" <<EOF
+# A further dehydrated hook, run by ours while the window is open: the probe (from the CA
+# host, the deployed tokens' paths answer and no other path does), or a failure when
+# $T/fail-deploy exists.
+write_next_hook() {
+	iss_write_probe
+	cat >"$T/next-hook" <<EOF
 #!/bin/bash
 [ "\$1" = deploy_challenge ] || exit 0
+[ -e "$T/fail-deploy" ] && { echo "next hook: failing on purpose" >&2; exit 1; }
 shift
-out=$T/probe.out
-while [ \$# -ge 3 ]; do
-	for addr in $WORLD_SRV4 [$WORLD_SRV6]; do
-		good=\$(ip netns exec $PREFIX-ca curl -s -o /dev/null -m 3 -w '%{http_code}' \\
-			"http://\$addr/.well-known/acme-challenge/\$2")
-		bad=\$(ip netns exec $PREFIX-ca curl -s -o /dev/null -m 3 -w '%{http_code}' \\
-			"http://\$addr/.well-known/acme-challenge/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
-		echo "\$addr \$2 good=\$good bad=\$bad" >>"\$out"
-	done
-	shift 3
-done
+while [ \$# -ge 3 ]; do "$T/probe" "\$2"; shift 3; done
 EOF
-	chmod 755 "$T/probe-hook"
-}
-
-# Every probe of a deployed token got 200, every other path got nothing from nginx.
-probes_token_exact() {
-	local lines
-	lines=$(cat "$T/probe.out" 2>/dev/null)
-	[ -n "$lines" ] || { diag "the probe hook did not run"; return 1; }
-	if printf '%s\n' "$lines" | grep -qv ' good=200 bad=000$'; then
-		diag "from the CA host while the window was open (want good=200 bad=000):"
-		printf '%s\n' "$lines" | sed 's/^/#   /'
-		return 1
-	fi
+	chmod 755 "$T/next-hook"
 }
 
 # issue LABEL CHAIN FAMILY: one certificate for NAMES; seven TAP lines.
@@ -106,12 +87,11 @@ issue() {
 	for n in $NAMES; do world_dns "$PREFIX" "$n" "$fam" || bail "could not set DNS for $n"; done
 	dh_config "$dir" "$chain"
 	dh_register "$dir"
-	: >"$T/probe.out"
 	# shellcheck disable=SC2086 # NAMES is a list
 	iss_issue "$label" dehydrated "http-01 hook" yes "$dir/certs/${NAMES%% *}/fullchain.pem" \
 		"$NAMES" -- dh_run "$dir"
 	check "$label: while open, the CA host got the tokens' paths and no other path" \
-		probes_token_exact
+		iss_probes_token_exact
 	check "$label: the hook ran once per challenge ($chain chain)" hook_calls "$label" "$chain"
 }
 
@@ -155,15 +135,40 @@ broken_open() {
 		iss_same_ruleset "$T/broken.before" "$T/broken.after"
 }
 
+# The window opened, then a later deploy step failed: dehydrated stops, and its exit_hook
+# closes the window (the safety net).
+failed_after_open() {
+	local dir=$T/failing exp0 rc
+	dh_config "$dir" no
+	dh_register "$dir"
+	iss_ruleset >"$T/failing.before"
+	exp0=$(iss_exposure_lines)
+	touch "$T/fail-deploy"
+	dh_run "$dir" >"$T/failing.log" 2>&1
+	rc=$?
+	rm -f "$T/fail-deploy"
+	iss_ruleset >"$T/failing.after"
+	if [ "$rc" != 0 ] && grep -q "failing on purpose" "$T/failing.log" && iss_window_closed &&
+		[ "$(iss_exposure_lines)" -gt "$exp0" ]; then
+		ok "a deploy that fails after the window opened: dehydrated stops, exit_hook closes it"
+	else
+		not_ok "a deploy that fails after the window opened: dehydrated stops, exit_hook closes it (exit $rc)"
+		world_tail "$T/failing.log" 15
+	fi
+	check "after the failed deploy the ruleset is as it was" \
+		iss_same_ruleset "$T/failing.before" "$T/failing.after"
+}
+
 main() {
 	iss_start dehydrated
 	echo "1..$PLAN"
 	iss_world
-	write_probe_hook
+	write_next_hook
 	check "an unknown handler exits 0 and changes nothing" unknown_handler
 	issue chain-no no 4
 	issue chain-yes yes 6
 	broken_open
+	failed_after_open
 	iss_done
 }
 

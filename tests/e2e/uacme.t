@@ -28,7 +28,7 @@ SYSTEM_CA=/etc/ssl/certs/ca-certificates.crt
 NAMES="www.example.test mail.example.test"
 PREFIX=ua$$
 ISS_NAME=uacme
-PLAN=17
+PLAN=19
 
 # uacme_exec ENV... -- UACME_ARGS: uacme in srv, in a private mount namespace where the
 # system CA file is Pebble's test CA.
@@ -41,6 +41,32 @@ uacme_exec() {
 	world_exec "$PREFIX" srv env "${envs[@]}" UALPN_SOCKET="$T/ualpn.sock" \
 		unshare -m --propagation private sh -c 'mount --bind "$0" "$1" && shift && exec "$@"' \
 		"$WD/tls-ca.pem" "$SYSTEM_CA" timeout 90 uacme -v -a "$ACME_DIR_URL" -t EC "$@"
+}
+
+# The hook uacme runs: ours, and after an accepted `begin`, from the CA host, the probe of
+# the token's path (http-01) or of the ports (tls-alpn-01: 443 answers, 80 stays dropped;
+# the dropped SYN costs the window half a second of the exposure measured).
+write_wrapper() {
+	iss_write_probe
+	cat >"$T/hook" <<EOF
+#!/bin/bash
+"$HOOK" "\$@" || exit
+[ "\$1" = begin ] || exit 0
+case "\$2" in
+http-01) "$T/probe" "\$4" ;;
+tls-alpn-01)
+	for port in 443 80; do
+		echo "\$port \$(ip netns exec $PREFIX-ca timeout 0.5 bash -c 'exec 3<>/dev/tcp/$WORLD_SRV6/\$0' \$port 2>/dev/null && echo open || echo closed)"
+	done >>"$T/ports.out" ;;
+esac
+EOF
+	chmod 755 "$T/hook"
+}
+
+ports_443_only() {
+	local got
+	got=$(tr '\n' ' ' <"$T/ports.out" 2>/dev/null)
+	[ "$got" = "443 open 80 closed " ] || { diag "from the CA host while open: '$got'"; return 1; }
 }
 
 # uacme_new DIR: a new account in DIR (before the timed run, as a renewal finds it).
@@ -56,7 +82,7 @@ uacme_issue() {
 	local -a envs=()
 	while [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
-	uacme_exec "${envs[@]}" -- -c "$dir" -h "$HOOK" issue "$@"
+	uacme_exec "${envs[@]}" -- -c "$dir" -h "$T/hook" issue "$@"
 }
 
 # ualpn in srv on port 443 (both families), its socket in $T for the hook's client mode.
@@ -105,6 +131,7 @@ main() {
 	[ -f "$SYSTEM_CA" ] || iss_skip_all tool "no $SYSTEM_CA to stand in for"
 	echo "1..$PLAN"
 	iss_world
+	write_wrapper
 	for n in $NAMES; do world_dns "$PREFIX" "$n" 4 || bail "could not set DNS for $n"; done
 	uacme_new "$T/http-01"
 	# shellcheck disable=SC2086 # NAMES is a list
@@ -112,6 +139,8 @@ main() {
 		uacme_issue "$T/http-01" UACME_CHALLENGE_PATH="$T/www/.well-known/acme-challenge" -- $NAMES
 	check "http-01: the hook served http-01 and declined the rest" \
 		accepted_only "$T/http-01.log" http-01
+	check "http-01: while open, the CA host got the tokens' paths and no other path" \
+		iss_probes_token_exact
 	check "ualpn listens on 443 with its socket at $T/ualpn.sock" start_ualpn
 	world_dns "$PREFIX" "${NAMES%% *}" 6 || bail "could not set DNS"
 	uacme_new "$T/tls-alpn-01"
@@ -119,6 +148,7 @@ main() {
 		"${NAMES%% *}" -- uacme_issue "$T/tls-alpn-01" -- "${NAMES%% *}"
 	check "tls-alpn-01: the hook served tls-alpn-01 and declined the rest" \
 		accepted_only "$T/tls-alpn-01.log" tls-alpn-01
+	check "tls-alpn-01: while open, the CA host reached port 443 and not port 80" ports_443_only
 	broken_open
 	iss_done
 }

@@ -197,6 +197,40 @@ if first is None or learnt is None:
 print(int((learnt - first).total_seconds() * 1000) + 1000)'
 }
 
+# iss_write_probe: $T/probe TOKEN..., a program for hooks to run while a window is open. From
+# the CA host, over both families, it asks nginx for each TOKEN's challenge path and for
+# another token's, and appends "ADDR TOKEN good=STATUS bad=STATUS" to $T/probe.out.
+iss_write_probe() {
+	cat >"$T/probe" <<EOF
+#!/bin/bash
+get() {
+	ip netns exec $PREFIX-ca curl -s -o /dev/null -m 3 -w '%{http_code}' \\
+		"http://\$1/.well-known/acme-challenge/\$2"
+}
+for tok in "\$@"; do
+	for addr in $WORLD_SRV4 [$WORLD_SRV6]; do
+		echo "\$addr \$tok good=\$(get "\$addr" "\$tok") bad=\$(get "\$addr" AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA)"
+	done
+done >>"$T/probe.out"
+EOF
+	chmod 755 "$T/probe"
+	: >"$T/probe.out"
+}
+
+# iss_probes_token_exact: every probe of a deployed token got 200, every other path got no
+# answer from nginx (the gate reset it); and there were probes.
+iss_probes_token_exact() {
+	local lines
+	lines=$(cat "$T/probe.out" 2>/dev/null)
+	: >"$T/probe.out"
+	[ -n "$lines" ] || { diag "the probe did not run"; return 1; }
+	if printf '%s\n' "$lines" | grep -qv ' good=200 bad=000$'; then
+		diag "from the CA host while the window was open (want good=200 bad=000):"
+		printf '%s\n' "$lines" | sed 's/^/#   /'
+		return 1
+	fi
+}
+
 iss_lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
 
 # iss_issue LABEL CLIENT MODE PERCHALLENGE PEM NAMES -- CMD...: runs CMD (a client run in
