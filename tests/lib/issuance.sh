@@ -1,18 +1,24 @@
 # shellcheck shell=bash
 # tests/lib/issuance.sh: what the end-to-end tests of the ACME clients (dehydrated.t, lego.t,
-# uacme.t) share: TAP lines, the world with its geoblock, nginx and Pebble (tests/lib/world.sh),
+# lego-dns.t, uacme.t) share: TAP lines, the world with its geoblock, nginx and Pebble (tests/lib/world.sh),
 # acmegate's config and state in a temp dir, and the checks every issuance gets: the
 # certificate, the window closed, the ruleset as before, and the exposure measured from
 # acmegate's exposure.log and recorded for bench/exposure (tests/lib/exposure.sh).
 #
 # shellcheck disable=SC2153 # PREFIX, ISS_NAME and repo come from the test file
-# Set PREFIX (world prefix) and ISS_NAME (a label for the temp dir) before iss_start.
-#   iss_start TOOLS...            preconditions, plan-less setup: world, geoblock, nginx, Pebble
-#   iss_client_env                the environment a client runs with in srv (as `env` arguments)
-#   iss_issue LABEL CLIENT MODE PERCHALLENGE CMD...   one issuance with its checks (4-5 TAP lines)
-#   iss_done                      the summary; returns non-zero when a test failed
-# Env: ACMEGATE_BIN (default build/acmegate), E2E_KEEP=1 keeps the temp dir and world logs,
-#      E2E_SLACK_S (5): seconds a per-challenge window may stay open past the validation.
+# Set PREFIX (world prefix), ISS_NAME (a label for the temp dir) and repo before iss_start.
+#   iss_start TOOLS...         root and tools (else skip), traps, the temp dir $T with acmegate's
+#                              configs (path.conf, port.conf) and a bin dir; prints nothing
+#   iss_world                  world, geoblock, nginx on $T/www, Pebble (two TAP lines)
+#   iss_client_env             the environment a client runs with in srv (`env` arguments);
+#                              ISS_CONF picks another acmegate config
+#   iss_issue LABEL CLIENT MODE PERCHALLENGE PEM NAMES -- CMD...
+#                              one issuance and its checks (four TAP lines, five per-challenge)
+#   iss_write_probe, iss_probes_token_exact   look at an open window from the CA host
+#   iss_done                   the summary; non-zero when a test failed or the plan was missed
+# Env: ACMEGATE_BIN (default build/acmegate), E2E_KEEP=1 keeps the temp dir (WORLD_KEEP=1 the
+#      world's logs), E2E_SLACK_S (5): seconds a per-challenge window may stay open past the
+#      validation as the client saw it.
 
 # shellcheck source-path=SCRIPTDIR source=world.sh
 . "$(dirname "${BASH_SOURCE[0]}")/world.sh"
@@ -88,10 +94,9 @@ iss_check_geoblock() {
 	return "$rc"
 }
 
-# iss_start TOOLS...: root and tools, then the world; prints nothing but the plan's first
-# two TAP lines (the caller prints the plan before).
+# iss_start TOOLS...: root, the tools (or skip the file), traps, the temp dir.
 iss_start() {
-	local tool t0=$SECONDS
+	local tool
 	ACMEGATE_BIN=${ACMEGATE_BIN:-$repo/build/acmegate}
 	[ "$(id -u)" = 0 ] || iss_skip_all root "needs root (network namespaces, nftables)"
 	for tool in ip nft nginx pebble pebble-challtestsrv openssl curl timeout python3 "$@"; do
