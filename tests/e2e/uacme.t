@@ -28,17 +28,18 @@ SYSTEM_CA=/etc/ssl/certs/ca-certificates.crt
 NAMES="www.example.test mail.example.test"
 PREFIX=ua$$
 ISS_NAME=uacme
-PLAN=19
+PLAN=21
 
 # uacme_exec ENV... -- UACME_ARGS: uacme in srv, in a private mount namespace where the
 # system CA file is Pebble's test CA.
 uacme_exec() {
 	local -a envs
 	mapfile -t envs < <(iss_client_env)
+	envs+=(UALPN_SOCKET="$T/ualpn.sock")
 	while [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
 	# shellcheck disable=SC2016 # $0 and $@ belong to the inner sh
-	world_exec "$PREFIX" srv env "${envs[@]}" UALPN_SOCKET="$T/ualpn.sock" \
+	world_exec "$PREFIX" srv env "${envs[@]}" \
 		unshare -m --propagation private sh -c 'mount --bind "$0" "$1" && shift && exec "$@"' \
 		"$WD/tls-ca.pem" "$SYSTEM_CA" timeout 90 uacme -v -a "$ACME_DIR_URL" -t EC "$@"
 }
@@ -125,6 +126,31 @@ broken_open() {
 		iss_same_ruleset "$T/broken.before" "$T/broken.after"
 }
 
+# A challenge the CA finds invalid (the key authorization written where nginx does not
+# serve it; ualpn out of reach, so http-01 is the only type taken): uacme calls `failed`,
+# and the hook closes the window all the same.
+invalid_challenge() {
+	local exp0 rc
+	mkdir -p "$T/elsewhere"
+	uacme_new "$T/invalid"
+	iss_ruleset >"$T/invalid.before"
+	exp0=$(iss_exposure_lines)
+	uacme_issue "$T/invalid" UACME_CHALLENGE_PATH="$T/elsewhere" UALPN_SOCKET="$T/none" -- \
+		"${NAMES%% *}" \
+		>"$T/invalid.log" 2>&1
+	rc=$?
+	iss_ruleset >"$T/invalid.after"
+	if [ "$rc" != 0 ] && grep -q "hook failed http-01" "$T/invalid.log" && iss_window_closed &&
+		[ "$(iss_exposure_lines)" -gt "$exp0" ]; then
+		ok "an invalid http-01 challenge: uacme calls failed, the hook closes the window"
+	else
+		not_ok "an invalid http-01 challenge: uacme calls failed, the hook closes the window (exit $rc)"
+		world_tail "$T/invalid.log" 15
+	fi
+	check "after the invalid challenge the ruleset is as it was" \
+		iss_same_ruleset "$T/invalid.before" "$T/invalid.after"
+}
+
 main() {
 	local n
 	iss_start uacme ualpn unshare
@@ -150,6 +176,8 @@ main() {
 		accepted_only "$T/tls-alpn-01.log" tls-alpn-01
 	check "tls-alpn-01: while open, the CA host reached port 443 and not port 80" ports_443_only
 	broken_open
+	world_dns "$PREFIX" "${NAMES%% *}" 4 || bail "could not set DNS"
+	invalid_challenge
 	iss_done
 }
 
