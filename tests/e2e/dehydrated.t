@@ -8,11 +8,13 @@
 #
 # Each issuance: the certificate, the window closed afterwards, `nft list ruleset` in srv as
 # before, the exposure from acmegate's exposure.log (printed, and recorded for
-# bench/exposure), and the window open no longer than Pebble's validation plus a few seconds.
-# Also: while the window is open the CA host reaches exactly the challenge's path; unknown
-# handlers exit 0; a window that cannot open stops dehydrated before the CA validates.
+# bench/exposure), and the window open no longer than the validation, as dehydrated saw it,
+# plus a few seconds. While the window is open the CA host reaches exactly the challenges'
+# paths (probed by a further hook chained through ACMEGATE_NEXT_HOOK). Also: unknown
+# handlers exit 0; a window that cannot open stops dehydrated before the CA validates; when
+# a deploy step fails after the window opened, exit_hook closes it.
 #
-# Run:   sudo tests/run tests/e2e/dehydrated.t     (about 40 seconds)
+# Run:   sudo tests/run tests/e2e/dehydrated.t     (about 30 seconds)
 # Env:   ACMEGATE_BIN, E2E_KEEP=1, E2E_SLACK_S: see tests/lib/issuance.sh
 set -u
 

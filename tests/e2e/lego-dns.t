@@ -12,7 +12,7 @@
 # recorded for bench/exposure); the window open no longer than the validation plus a few
 # seconds; the record is gone again; without ACMEGATE_DNS_EXEC the hook refuses (64).
 #
-# Run:   sudo tests/run tests/e2e/lego-dns.t     (about 30 seconds)
+# Run:   sudo tests/run tests/e2e/lego-dns.t     (about 15 seconds)
 # Env:   ACMEGATE_BIN, E2E_KEEP=1, E2E_SLACK_S: see tests/lib/issuance.sh
 set -u
 

@@ -10,7 +10,7 @@
 # before, and the exposure from acmegate's exposure.log (printed, and recorded for
 # bench/exposure). The window spans lego's whole run: lego v4 calls no hook before validating.
 #
-# Run:   sudo tests/run tests/e2e/lego.t     (about 40 seconds)
+# Run:   sudo tests/run tests/e2e/lego.t     (about 30 seconds)
 # Env:   ACMEGATE_BIN, E2E_KEEP=1: see tests/lib/issuance.sh
 set -u
 

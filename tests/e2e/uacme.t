@@ -10,11 +10,14 @@
 #
 # Each issuance: the certificate, the window closed afterwards, `nft list ruleset` in srv as
 # before, the exposure from acmegate's exposure.log (printed, and recorded for
-# bench/exposure), and the windows open no longer than Pebble's validations plus a few
-# seconds. uacme trusts only the system's CA file: it runs in a mount namespace of its own
-# in which Pebble's test CA is bound over that file.
+# bench/exposure), and the windows open no longer than the validations, as uacme saw them,
+# plus a few seconds. While a window is open, the CA host reaches exactly the token's path
+# (http-01), or port 443 and not 80 (tls-alpn-01). Also: a window that cannot open makes
+# the hook decline, so uacme stops before the CA validates; a challenge the CA finds invalid
+# ends in `failed`, and the window closes all the same. uacme trusts only the system's CA
+# file: it runs in a mount namespace of its own in which Pebble's test CA is bound over it.
 #
-# Run:   sudo tests/run tests/e2e/uacme.t     (about 40 seconds)
+# Run:   sudo tests/run tests/e2e/uacme.t     (about 15 seconds)
 # Env:   ACMEGATE_BIN, E2E_KEEP=1, E2E_SLACK_S: see tests/lib/issuance.sh
 set -u
 
