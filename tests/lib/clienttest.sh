@@ -120,7 +120,7 @@ ct_world_services() {
 		world_nginx "$PREFIX" "$T/www" || bail "nginx did not start"
 	fi
 	check "geoblock loaded: the CA host is dropped (IPv4, IPv6)" ct_ca_dropped
-	world_pebble "$PREFIX" "${CT_PEBBLE_DNS:-}" || bail "Pebble did not start"
+	world_pebble "$PREFIX" || bail "Pebble did not start"
 	ok "Pebble answers on $ACME_DIR_URL"
 }
 
@@ -200,7 +200,7 @@ ct_window_closed() {
 }
 
 # Lines in the exposure log so far: each closed window adds one.
-ct_exposure_lines() { wc -l <"$T/state/exposure.log" 2>/dev/null || echo 0; }
+ct_exposure_lines() { { wc -l <"$T/state/exposure.log"; } 2>/dev/null || echo 0; }
 
 # ct_exposure CLIENT MODE RUN_MS LINES_BEFORE: OPEN_MS from the window that closed since, printed
 # and recorded for bench/exposure.
