@@ -121,22 +121,24 @@ ct_world_services() {
 	fi
 	check "geoblock loaded: the CA host is dropped (IPv4, IPv6)" ct_ca_dropped
 	world_pebble "$PREFIX" || bail "Pebble did not start"
+	# Readable by any user: the world's own dir is private.
+	install -m 0644 "$WD/tls-ca.pem" "$T/tls-ca.pem" || bail "cannot copy Pebble's CA"
 	ok "Pebble answers on $ACME_DIR_URL"
 }
 
 ct_ruleset() { world_exec "$PREFIX" srv nft list ruleset; }
 
 # ct_certbot RUN ARGS...: certbot in srv with a fresh account and dirs under T/RUN, output in
-# T/RUN/out.log; the environment gets CT_ENV's words (VAR=VALUE). Returns certbot's status;
-# CT_RUN_MS is its run time.
+# T/RUN/out.log; the environment gets CT_ENV's words (VAR=VALUE), and CT_AS's words come
+# first (e.g. setpriv to another user). Returns certbot's status; CT_RUN_MS is its run time.
 ct_certbot() {
 	local run=$1 dir=$T/$1 t0
 	shift
 	mkdir -p "$dir"
 	t0=$(exposure_now_ms)
-	world_exec "$PREFIX" srv env -u http_proxy -u https_proxy -u all_proxy \
+	world_exec "$PREFIX" srv "${CT_AS[@]}" env -u http_proxy -u https_proxy -u all_proxy \
 		PATH="$T/bin:$PATH" ACMEGATE_CONFIG="$T/acmegate.conf" \
-		REQUESTS_CA_BUNDLE="$WD/tls-ca.pem" "${CT_ENV[@]}" \
+		REQUESTS_CA_BUNDLE="$T/tls-ca.pem" "${CT_ENV[@]}" \
 		timeout 100 certbot certonly "$@" \
 		--server "$ACME_DIR_URL" --config-dir "$dir/config" --work-dir "$dir/work" \
 		--logs-dir "$dir/logs" --register-unsafely-without-email --agree-tos \
@@ -148,6 +150,7 @@ ct_certbot() {
 	return "$rc"
 }
 CT_ENV=()
+CT_AS=()
 
 ct_certbot_diag() {
 	local dir=$T/$1
