@@ -89,7 +89,13 @@ install: $(B)/acmegate $(B)/acmegate-agent
 	install -D -m 0755 $(B)/acmegate-agent $(DESTDIR)$(SBINDIR)/acmegate-agent
 	install -D -m 0755 hooks/certbot/pre $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/pre
 	install -D -m 0755 hooks/certbot/post $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/post
+	install -D -m 0755 hooks/certbot/manual-auth $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/manual-auth
+	install -D -m 0755 hooks/certbot/manual-cleanup $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/manual-cleanup
+	install -D -m 0755 hooks/acme.sh/pre $(DESTDIR)$(LIBEXECDIR)/hooks/acme.sh/pre
+	install -D -m 0755 hooks/acme.sh/post $(DESTDIR)$(LIBEXECDIR)/hooks/acme.sh/post
 	install -D -m 0644 conf/acmegate.conf $(DESTDIR)$(SYSCONFDIR)/acmegate/acmegate.conf.example
+	sed 's|/usr/sbin/acmegate|$(SBINDIR)/acmegate|' conf/sudoers.acmegate \
+		>$(DESTDIR)$(SYSCONFDIR)/acmegate/sudoers.acmegate.example
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	sed 's|/usr/sbin/acmegate|$(SBINDIR)/acmegate|' systemd/acmegate-sweep.service \
 		>$(DESTDIR)$(SYSTEMDUNITDIR)/acmegate-sweep.service
