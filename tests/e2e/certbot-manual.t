@@ -11,7 +11,9 @@
 #    token-exact window, served by nginx.
 # 3. dns-01 for the same two names, srv being the zone's authoritative server (knot), updated
 #    by knsupdate with a TSIG key, and Pebble resolving the TXT records from srv itself: the
-#    hook opens port 53 because srv holds the address of the zone's NS.
+#    hook opens port 53 because srv holds the address of the zone's NS. Then the same with
+#    ACMEGATE_DNS_AUTHORITATIVE=no fails (port 53 stays closed), and for a zone whose NS is
+#    elsewhere the hook publishes the record and leaves port 53 closed.
 # For each issuance: the certificate is issued, the window is closed afterwards and the CA
 # host dropped again, `nft list ruleset` in srv equals what it was before, the window's open
 # time (acmegate's exposure.log) is printed and recorded for bench/exposure, and it is no
@@ -25,10 +27,11 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 PREFIX=cm$$
-PLAN=30
+PLAN=33
 # shellcheck source-path=SCRIPTDIR source=../lib/clienttest.sh
 . "$repo/tests/lib/clienttest.sh"
 ZONE=example.test
+OTHER=other.test
 NAME1=www.$ZONE
 NAME2=a2.$ZONE
 AUTH=$repo/hooks/certbot/manual-auth
@@ -158,6 +161,11 @@ challenges_from() {
 # ---- dns-01 with srv as the zone's authoritative server -------------------
 
 zone_file() {
+	if [ "${1:-}" = other ]; then
+		printf '%s\n' "\$ORIGIN $OTHER." "\$TTL 30" "@ SOA ns hostmaster 1 3600 600 86400 30" \
+			"@ NS ns" "ns A 203.0.113.99" "www A $WORLD_SRV4"
+		return
+	fi
 	cat <<EOF
 \$ORIGIN $ZONE.
 \$TTL 30
@@ -201,6 +209,12 @@ zone:
     zonefile-sync: -1
     journal-content: changes
     acl: local-update
+  - domain: $OTHER.
+    storage: "$KNOT"
+    file: "other.db"
+    zonefile-sync: -1
+    journal-content: changes
+    acl: local-update
 EOF
 }
 
@@ -211,6 +225,7 @@ knot_start() {
 	secret=$(openssl rand -base64 32) || return 1
 	printf 'hmac-sha256:acmegate:%s\n' "$secret" >"$T/tsig.key"
 	zone_file >"$KNOT/zone.db"
+	zone_file other >"$KNOT/other.db"
 	knot_conf "$secret" >"$KNOT/knot.conf"
 	knotc -c "$KNOT/knot.conf" conf-check >/dev/null 2>&1 ||
 		{ diag "knot rejects its config"; return 1; }
@@ -269,6 +284,48 @@ dns_manual() {
 	check "dns: the CA host's queries to port 53 are dropped again" ca_dns_dropped
 }
 
+# The same with ACMEGATE_DNS_AUTHORITATIVE=no: the records are published, port 53 stays closed,
+# and the CA cannot see them. Shows that the window is what made the run above work.
+dns_closed() {
+	local run=dnsno
+	CT_ENV=(ACMEGATE_HOOKS_CONF=/nonexistent ACMEGATE_DNS_SERVER=127.0.0.1
+		ACMEGATE_DNS_AUTHORITATIVE=no "ACMEGATE_DNS_UPDATE=knsupdate -k $T/tsig.key")
+	if ct_certbot "$run" --manual --preferred-challenges dns -d "$NAME1" \
+		--manual-auth-hook "$AUTH" --manual-cleanup-hook "$CLEANUP"; then
+		not_ok "dns, port 53 kept closed: validation fails"
+		ct_certbot_diag "$run"
+	else
+		ok "dns, port 53 kept closed: validation fails ($CT_RUN_MS ms)"
+		grep -m1 -E "Detail:" "$T/$run/out.log" | sed 's/^/#   certbot: /'
+	fi
+	check "dns, port 53 kept closed: no lease, the TXT records deleted" closed_and_clean
+}
+
+closed_and_clean() { ct_window_closed && no_txt_left; }
+
+# A zone this host serves but is not authoritative for (its NS is elsewhere): the auth hook
+# publishes the record and leaves port 53 closed, as `auto` says.
+dns_not_ours() {
+	local out
+	out=$(world_exec "$PREFIX" srv env PATH="$T/bin:$PATH" ACMEGATE_CONFIG="$T/acmegate.conf" \
+		ACMEGATE_HOOKS_CONF=/nonexistent ACMEGATE_DNS_SERVER=127.0.0.1 \
+		"ACMEGATE_DNS_UPDATE=knsupdate -k $T/tsig.key" CERTBOT_DOMAIN="www.$OTHER" \
+		CERTBOT_VALIDATION=DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD \
+		CERTBOT_REMAINING_CHALLENGES=0 "$AUTH" 2>&1)
+	case "$out" in
+	*"$OTHER. is not served from this host: port 53 stays closed"*)
+		check "dns, a zone whose NS is elsewhere: published, port 53 left closed" \
+			published_closed "_acme-challenge.www.$OTHER" ;;
+	*)
+		not_ok "dns, a zone whose NS is elsewhere: published, port 53 left closed"
+		printf '%s\n' "$out" | sed 's/^/#   /' ;;
+	esac
+}
+
+published_closed() {
+	[ -n "$(world_exec "$PREFIX" srv kdig @127.0.0.1 +short TXT "$1")" ] && ct_window_closed
+}
+
 main() {
 	ct_preconditions certbot nginx knotd knotc knsupdate kdig
 	ct_start
@@ -276,6 +333,8 @@ main() {
 	contract
 	http_manual
 	dns_manual
+	dns_closed
+	dns_not_ours
 	ct_finish
 }
 
