@@ -4,9 +4,10 @@
 # geoblocked server. Needs root: a private simulated Internet of network namespaces
 # (tests/lib/world.sh); never the host's network or ruleset.
 #
-# 1. The hooks' contract, called as certbot calls them: the auth hook publishes the key
-#    authorization under the webroot and opens a window through which the CA host gets that
-#    token and nothing else (no other token, no other path); cleanup removes both.
+# 1. The hooks' contract, called as certbot calls them for two challenges: the auth hook
+#    publishes the key authorization under the webroot and opens a window through which the
+#    CA host gets that token and nothing else (no other token, no other path); cleanup removes
+#    both, that token alone, and the window closes with the last one.
 # 2. http-01 for two names (www over IPv4, a2 over IPv6), so two challenges: each its own
 #    token-exact window, served by nginx.
 # 3. dns-01 for the same two names, srv being the zone's authoritative server (knot), updated
@@ -27,7 +28,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 PREFIX=cm$$
-PLAN=33
+PLAN=34
 # shellcheck source-path=SCRIPTDIR source=../lib/clienttest.sh
 . "$repo/tests/lib/clienttest.sh"
 ZONE=example.test
@@ -50,43 +51,59 @@ ca_get() {
 	printf '%s %s\n' "${out##*$'\n'}" "${out%$'\n'*}"
 }
 
-# hook auth|cleanup TOKEN VALIDATION: a manual hook run in srv as certbot runs it.
+# hook auth|cleanup TOKEN REMAINING: a manual hook run in srv as certbot runs it, for the
+# challenge TOKEN (its key authorization: ka TOKEN).
 hook() {
 	local which=$AUTH
 	[ "$1" = cleanup ] && which=$CLEANUP
 	world_exec "$PREFIX" srv env PATH="$T/bin:$PATH" ACMEGATE_CONFIG="$T/acmegate.conf" \
 		ACMEGATE_WEBROOT="$T/www" ACMEGATE_HOOKS_CONF=/nonexistent CERTBOT_DOMAIN="$NAME1" \
-		CERTBOT_TOKEN="$2" CERTBOT_VALIDATION="$3" CERTBOT_REMAINING_CHALLENGES=0 \
+		CERTBOT_TOKEN="$2" CERTBOT_VALIDATION="$(ka "$2")" CERTBOT_REMAINING_CHALLENGES="$3" \
 		CERTBOT_ALL_DOMAINS="$NAME1" "$which" >>"$T/contract.log" 2>&1
 }
 
+ka() { printf '%s.CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC' "$1"; }
+
+# gets TOKEN: the CA host gets TOKEN's key authorization.
+gets() { [ "$(ca_get "/.well-known/acme-challenge/$1")" = "200 $(ka "$1")" ]; }
+# blocked PATH: the CA host's request for PATH does not reach nginx.
+blocked() {
+	local got
+	got=$(ca_get "$1")
+	[ "${got%% *}" = 000 ] || { diag "the CA host got $1: '$got'"; return 1; }
+}
+
+# Two challenges as certbot runs them: both auth hooks, then both cleanups; each token has a
+# window of its own within lease certbot-manual.
 contract() {
-	local tok=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+	local t1=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA t2=EEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEEE
 	local other=BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB
-	local ka=$tok.CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC
-	local before=$T/contract.ruleset.before dir=$T/www/.well-known/acme-challenge got
+	local before=$T/contract.ruleset.before dir=$T/www/.well-known/acme-challenge
 	world_dns "$PREFIX" "$NAME1" 4 || bail "could not set DNS for $NAME1"
 	ct_ruleset >"$before"
 	mkdir -p "$dir" && echo other >"$dir/$other" && echo site >"$T/www/index.html"
-	if hook auth "$tok" "$ka" && [ "$(cat "$dir/$tok")" = "$ka" ]; then
-		ok "contract: the auth hook writes the key authorization under ACMEGATE_WEBROOT"
+	if hook auth "$t1" 1 && hook auth "$t2" 0 && [ "$(cat "$dir/$t1")" = "$(ka "$t1")" ]; then
+		ok "contract: the auth hooks write the key authorizations under ACMEGATE_WEBROOT"
 	else
-		not_ok "contract: the auth hook writes the key authorization under ACMEGATE_WEBROOT"
+		not_ok "contract: the auth hooks write the key authorizations under ACMEGATE_WEBROOT"
 		world_tail "$T/contract.log"
 	fi
-	got=$(ca_get "/.well-known/acme-challenge/$tok")
-	check "contract: the CA host gets that token (got '$got')" [ "$got" = "200 $ka" ]
-	got=$(ca_get "/.well-known/acme-challenge/$other")
-	check "contract: the CA host does not get another token (got '$got')" [ "${got%% *}" = 000 ]
-	got=$(ca_get /index.html)
-	check "contract: the CA host does not get the site (got '$got')" [ "${got%% *}" = 000 ]
-	if hook cleanup "$tok" "$ka" && [ ! -e "$dir/$tok" ]; then
-		ok "contract: the cleanup hook removes the file"
+	check "contract: the CA host gets both tokens" eval "gets $t1 && gets $t2"
+	check "contract: the CA host does not get another token whose file exists" \
+		blocked "/.well-known/acme-challenge/$other"
+	check "contract: the CA host does not get the site" blocked /index.html
+	if hook cleanup "$t1" 1 && [ ! -e "$dir/$t1" ]; then
+		ok "contract: the first cleanup removes its file"
 	else
-		not_ok "contract: the cleanup hook removes the file"
+		not_ok "contract: the first cleanup removes its file"
 		world_tail "$T/contract.log"
 	fi
-	check "contract: window closed, the CA host dropped again" ct_ca_dropped
+	ka "$t1" >"$dir/$t1"
+	check "contract: after it, the first token is blocked even with its file back; the second passes" \
+		eval "blocked /.well-known/acme-challenge/$t1 && gets $t2"
+	rm -f "$dir/$t1"
+	check "contract: the last cleanup closes the window: the CA host is dropped again" \
+		eval "hook cleanup $t2 0 && [ ! -e $dir/$t2 ] && ct_ca_dropped && ct_window_closed"
 	ct_ruleset >"$T/contract.ruleset.after"
 	check "contract: nft ruleset after the hooks equals the one before" \
 		same_ruleset "$before" "$T/contract.ruleset.after"
