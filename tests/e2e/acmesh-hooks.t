@@ -12,7 +12,8 @@
 # post-hook closes it, `nft list ruleset` in srv equals what it was before, and the window's open
 # time is printed and recorded for bench/exposure. The sudo rule refuses anything else: another
 # lease, --ttl, close --all, a check that names another lease, status; the pre-hook refuses
-# arguments the rule would not pass.
+# arguments the rule would not pass, and its two variants (--mode port for acme.sh --standalone,
+# --challenge tls-alpn-01 for --alpn) pass it.
 #
 # Run:   sudo tests/run tests/e2e/acmesh-hooks.t     (about 30 s)
 # Env:   ACMEGATE_BIN (default <repo>/build/acmegate), E2E_KEEP=1, EXPOSURE_TABLE
@@ -20,7 +21,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 PREFIX=ah$$
-PLAN=32
+PLAN=34
 # shellcheck source-path=SCRIPTDIR source=../lib/clienttest.sh
 . "$repo/tests/lib/clienttest.sh"
 NAME1=www.example.test
@@ -150,6 +151,18 @@ refused() {
 
 unchanged() { [ "$1" = certbot ] && same_ruleset "$2" "$3"; }
 
+# variant WHAT ARGS...: as the user, `pre ARGS` opens lease acme.sh for WHAT (acmegate's words)
+# and post closes it.
+variant() {
+	local what=$1
+	shift
+	as_user "$T/bin/acmesh-hook" pre "$PRE_HOOK $*" "$NAME1" no / >"$T/variant.log" 2>&1 &&
+		as_user "$T/bin/acmesh-hook" post "$POST_HOOK" "$NAME1" no / >>"$T/variant.log" 2>&1 &&
+		grep -q "opened $what for lease 'acme.sh'" "$T/variant.log" && ct_window_closed && return 0
+	world_tail "$T/variant.log"
+	return 1
+}
+
 refusals() {
 	local before=$T/refusals.ruleset.before got
 	as_root acmegate open --lease certbot >/dev/null 2>&1 || bail "root could not open lease certbot"
@@ -172,6 +185,10 @@ refusals() {
 	check "after the refusals lease certbot alone is open ('$got'), the ruleset unchanged" \
 		unchanged "$got" "$before" "$T/refusals.ruleset.after"
 	as_root acmegate close --lease certbot >/dev/null 2>&1
+	check "as the user, 'pre --mode port' opens http-01 in port mode (acme.sh --standalone)" \
+		variant "http-01 (port mode)" --mode port
+	check "as the user, 'pre --challenge tls-alpn-01' opens tls-alpn-01 (acme.sh --alpn)" \
+		variant tls-alpn-01 --challenge tls-alpn-01
 }
 
 main() {
