@@ -129,7 +129,7 @@ issue() {
 		world_tail "$T/$run/post.log"
 	fi
 	CT_RUN_MS=$(($(exposure_now_ms) - t0))
-	ct_after "$run" "$before" acme.sh "http-01 path, run hooks" "$lines"
+	ct_after "$run" "$before" acme.sh "path, run hooks" "$lines"
 	check "$run: the CA host is dropped again" ct_ca_dropped
 	if [ -n "$OPEN_MS" ] && [ "$OPEN_MS" -le "$CT_RUN_MS" ]; then
 		ok "$run: window open $OPEN_MS ms, within the $CT_RUN_MS ms from pre-hook to post-hook"

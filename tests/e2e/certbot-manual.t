@@ -157,7 +157,7 @@ http_manual() {
 	CT_ENV=(ACMEGATE_WEBROOT="$T/www" ACMEGATE_HOOKS_CONF=/nonexistent)
 	local since
 	since=$(wc -l <"$WD/nginx-access.log")
-	manual_run http "http" "http-01 path, per challenge"
+	manual_run http "http" "path, per challenge"
 	left=$(find "$dir" -type f 2>/dev/null | wc -l)
 	check "http: the cleanup hooks removed the challenge files ($left left)" [ "$left" = 0 ]
 	check "http: nginx served the CA two challenges, from $WORLD_CA4 and $WORLD_CA6" \
