@@ -89,13 +89,7 @@ install: $(B)/acmegate $(B)/acmegate-agent
 	install -D -m 0755 $(B)/acmegate-agent $(DESTDIR)$(SBINDIR)/acmegate-agent
 	install -D -m 0755 hooks/certbot/pre $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/pre
 	install -D -m 0755 hooks/certbot/post $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/post
-	install -D -m 0755 hooks/certbot/manual-auth $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/manual-auth
-	install -D -m 0755 hooks/certbot/manual-cleanup $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/manual-cleanup
-	install -D -m 0755 hooks/acme.sh/pre $(DESTDIR)$(LIBEXECDIR)/hooks/acme.sh/pre
-	install -D -m 0755 hooks/acme.sh/post $(DESTDIR)$(LIBEXECDIR)/hooks/acme.sh/post
 	install -D -m 0644 conf/acmegate.conf $(DESTDIR)$(SYSCONFDIR)/acmegate/acmegate.conf.example
-	sed 's|/usr/sbin/acmegate|$(SBINDIR)/acmegate|' conf/sudoers.acmegate \
-		>$(DESTDIR)$(SYSCONFDIR)/acmegate/sudoers.acmegate.example
 	install -d $(DESTDIR)$(SYSTEMDUNITDIR)
 	sed 's|/usr/sbin/acmegate|$(SBINDIR)/acmegate|' systemd/acmegate-sweep.service \
 		>$(DESTDIR)$(SYSTEMDUNITDIR)/acmegate-sweep.service
@@ -106,6 +100,12 @@ install: $(B)/acmegate $(B)/acmegate-agent
 	install -D -m 0644 man/acmegate-agent.8 $(DESTDIR)$(MANDIR)/man8/acmegate-agent.8
 	install -D -m 0644 man/acmegate.8 $(DESTDIR)$(MANDIR)/man8/acmegate.8
 	install -D -m 0644 man/acmegate.conf.5 $(DESTDIR)$(MANDIR)/man5/acmegate.conf.5
+	install -D -m 0755 hooks/certbot/manual-auth $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/manual-auth
+	install -D -m 0755 hooks/certbot/manual-cleanup $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/manual-cleanup
+	install -D -m 0755 hooks/acme.sh/pre $(DESTDIR)$(LIBEXECDIR)/hooks/acme.sh/pre
+	install -D -m 0755 hooks/acme.sh/post $(DESTDIR)$(LIBEXECDIR)/hooks/acme.sh/post
+	sed 's|/usr/sbin/acmegate|$(SBINDIR)/acmegate|' conf/sudoers.acmegate \
+		>$(DESTDIR)$(SYSCONFDIR)/acmegate/sudoers.acmegate.example
 
 # Puts the certbot hooks where certbot renew runs them.
 install-certbot-hooks:
