@@ -3,8 +3,8 @@
 # its demo (`make deps`; also called by .ci/run). Runs apt-get only when something is missing.
 set -eu
 PKGS="build-essential pkg-config libnftnl-dev libmnl-dev libinih-dev libjansson-dev
-libcurl4-openssl-dev libcmocka-dev libssl-dev libmicrohttpd-dev libunbound-dev libevent-dev knot knot-dnsutils nftables iproute2 iptables nginx-light pebble certbot python3 sudo
-curl openssl perl procps util-linux bc"
+libcurl4-openssl-dev libcmocka-dev libssl-dev libmicrohttpd-dev libunbound-dev libevent-dev knot knot-dnsutils nftables iproute2 iptables nginx-light pebble certbot python3
+curl openssl perl procps util-linux bc sudo"
 
 if [ "${1:-}" = --list ]; then
 	echo $PKGS
