@@ -1,8 +1,9 @@
 #!/bin/bash
 # hooks.t: the certbot manual hooks and the acme.sh hooks call acmegate (and sudo) with exactly
 # the arguments their contracts promise, validate what certbot passes them, read their settings
-# file strictly, and pass on acmegate's failures. A fake acmegate, sudo and id in PATH record
-# their arguments; no root, no network, no DNS (the dns-01 paths are in tests/e2e).
+# file strictly, pass on acmegate's failures and close a window even when DNS fails. A fake
+# acmegate, sudo, id and kdig in PATH stand in; no root, no network (dns-01 that works is in
+# tests/e2e/certbot-manual.t).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -10,7 +11,7 @@ repo=$(cd "$here/../.." && pwd)
 . "$here/../lib/tap.sh"
 T=$(mktemp -d /tmp/acmegate-hooks.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-tap_plan 22
+tap_plan 25
 
 # Fakes: each appends "NAME ARGS" to T/calls; acmegate exits with $FAKE_RC (default 0).
 mkdir -p "$T/bin" "$T/www"
@@ -27,7 +28,13 @@ cat >"$T/bin/id" <<'EOF'
 #!/bin/sh
 echo "${FAKE_UID:-0}"
 EOF
-chmod 755 "$T/bin/acmegate" "$T/bin/sudo" "$T/bin/id"
+# A DNS server that does not answer (FAKE_DIG=none) or serves the zone example.org (soa).
+cat >"$T/bin/kdig" <<'EOF'
+#!/bin/sh
+[ "$FAKE_DIG" = soa ] || exit 9
+case "$*" in *" SOA "*) echo "example.org. 30 IN SOA ns1.example.org. h.example.org. 1 2 3 4 5" ;; esac
+EOF
+chmod 755 "$T/bin/acmegate" "$T/bin/sudo" "$T/bin/id" "$T/bin/kdig"
 
 TOK=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
 KA=$TOK.BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB
@@ -78,6 +85,23 @@ tap_is "$?" 64 "called as neither manual-auth nor manual-cleanup, and without a 
 : >"$T/calls"
 env -i PATH="$T/bin:/usr/bin:/bin" "$repo/hooks/certbot/manual-auth" 2>"$T/err"
 tap_is "$?:$(calls)" "64:" "without certbot's environment, the hook refuses and calls nothing"
+
+# ---- certbot manual, dns-01: the failure paths (the rest is in tests/e2e/certbot-manual.t)
+
+# dns auth|cleanup: the hook for one dns-01 challenge, the update command being ACMEGATE_DNS_UPDATE.
+dns() {
+	: >"$T/calls"
+	env -i PATH="$T/bin:/usr/bin:/bin" ACMEGATE_HOOKS_CONF=/nonexistent FAKE_DIG="$FAKE_DIG" \
+		ACMEGATE_DNS_UPDATE="$UPDATE" CERTBOT_DOMAIN=www.example.org CERTBOT_VALIDATION="$TOK" \
+		"$repo/hooks/certbot/manual-$1" 2>"$T/err"
+}
+FAKE_DIG=soa UPDATE=false dns auth
+tap_is "$?:$(calls)" "69:" "dns-01: an update that fails: exit 69, port 53 not opened"
+tap_like "$(cat "$T/err")" "'false' could not add _acme-challenge.www.example.org. TXT at 127.0.0.1 \(zone example.org.\)" \
+	"... saying which record, server and zone"
+FAKE_DIG=none UPDATE=true dns cleanup
+tap_is "$?:$(calls)" "69:acmegate close --lease certbot-manual-dns" \
+	"dns-01 cleanup with a DNS server that does not answer still closes the window (exit 69)"
 
 # ---- the settings file -------------------------------------------------------
 
