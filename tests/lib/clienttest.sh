@@ -216,7 +216,9 @@ ct_exposure() {
 		OPEN_MS=""
 		return 1
 	fi
-	diag "exposure: $client ($mode): window open $OPEN_MS ms of a $run_ms ms run"
+	diag "exposure: $client ($mode): window open $OPEN_MS ms of a $run_ms ms run;" \
+		"$(tail -n 1 "$T/state/exposure.log" | python3 -c \
+			'import json, sys; print(json.load(sys.stdin).get("connections", "?"))') connections"
 	exposure_record "$client" "$mode" "$OPEN_MS" "$run_ms"
 }
 
