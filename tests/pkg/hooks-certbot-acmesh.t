@@ -11,7 +11,7 @@ repo=$(cd "$here/../.." && pwd)
 . "$here/../lib/tap.sh"
 T=$(mktemp -d /tmp/acmegate-hooks.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-tap_plan 25
+tap_plan 27
 
 # Fakes: each appends "NAME ARGS" to T/calls; acmegate exits with $FAKE_RC (default 0).
 mkdir -p "$T/bin" "$T/www"
@@ -92,6 +92,7 @@ tap_is "$?:$(calls)" "64:" "without certbot's environment, the hook refuses and 
 dns() {
 	: >"$T/calls"
 	env -i PATH="$T/bin:/usr/bin:/bin" ACMEGATE_HOOKS_CONF=/nonexistent FAKE_DIG="$FAKE_DIG" \
+		ACMEGATE_DNS_SERVER="${ACMEGATE_DNS_SERVER:-127.0.0.1}" \
 		ACMEGATE_DNS_UPDATE="$UPDATE" CERTBOT_DOMAIN=www.example.org CERTBOT_VALIDATION="$TOK" \
 		"$repo/hooks/certbot/manual-$1" 2>"$T/err"
 }
@@ -116,6 +117,15 @@ printf 'ACMEGATE_WEBROT=/tmp\n' >"$T/bad.conf"
 HOOKS_CONF="$T/bad.conf" manual auth
 tap_is "$?:$(calls)" "64:" "an unknown key in the settings file is an error"
 tap_like "$(cat "$T/err")" "bad.conf: unknown setting 'ACMEGATE_WEBROT'" "... that names the file and key"
+
+printf 'ACMEGATE_DNS_AUTHORITATIVE=maybe\n' >"$T/bad.conf"
+HOOKS_CONF="$T/bad.conf" manual auth
+tap_like "$?:$(calls):$(cat "$T/err")" "^64::.*bad ACMEGATE_DNS_AUTHORITATIVE 'maybe'" \
+	"a bad value in the settings file is an error that names the key and the value"
+FAKE_DIG=soa UPDATE=true ACMEGATE_DNS_SERVER="127.0.0.1
+update delete example.org. SOA" dns auth
+tap_like "$?:$(calls):$(cat "$T/err")" "^64::.*bad ACMEGATE_DNS_SERVER" \
+	"a DNS server setting that would add lines to the update script is refused"
 
 # ---- acme.sh ---------------------------------------------------------------
 
