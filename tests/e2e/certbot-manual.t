@@ -21,7 +21,7 @@
 # longer than the validation (from the last auth hook's end to the first cleanup's start)
 # plus SLACK_MS.
 #
-# Run:   sudo tests/run tests/e2e/certbot-manual.t     (about 50 s)
+# Run:   sudo tests/run tests/e2e/certbot-manual.t     (about 40 s)
 # Env:   ACMEGATE_BIN (default <repo>/build/acmegate), E2E_KEEP=1, EXPOSURE_TABLE,
 #        E2E_SLACK_MS (default 8000: hooks and acmegate on a loaded 2-core CI machine)
 set -u
@@ -122,7 +122,7 @@ validation_ms() {
 
 hook_runs() { grep -c "^$1 end" "$T/hooktimes"; }
 
-# manual_run RUN CHALLENGE MODE: certbot --manual for both names; nine TAP lines.
+# manual_run RUN CHALLENGE MODE: certbot --manual for both names; seven TAP lines.
 manual_run() {
 	local run=$1 chall=$2 mode=$3 before=$T/$1.ruleset.before lines v
 	ct_ruleset >"$before"

@@ -10,7 +10,7 @@
 # again, `nft list ruleset` in srv equals what it was before, and the window's open time
 # (acmegate's exposure.log) is printed and recorded for bench/exposure.
 #
-# Run:   sudo tests/run tests/e2e/certbot-standalone.t     (about 40 s)
+# Run:   sudo tests/run tests/e2e/certbot-standalone.t     (about 50 s)
 # Env:   ACMEGATE_BIN (default <repo>/build/acmegate), E2E_KEEP=1, EXPOSURE_TABLE
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
