@@ -38,7 +38,7 @@ run_without_hooks() {
 	fi
 }
 
-# run_with_hooks RUN FAMILY LABEL: seven TAP lines.
+# run_with_hooks RUN FAMILY LABEL: eight TAP lines.
 run_with_hooks() {
 	local run=$1 fam=$2 label=$3 before=$T/$1.ruleset.before lines
 	world_dns "$PREFIX" "$NAME" "$fam" || bail "could not set DNS for $NAME"
