@@ -302,29 +302,40 @@ static void match_first_segment(struct nftnl_rule *r, const struct seq_key *k)
 	add(r, e);
 }
 
-/* @ih,0,128 "GET /.well-kno…" @ih,128,128 "…/acme-challenge/" @ih,256,8 @b64url … @ih,…,64 " HTTP/1." */
-static void match_challenge_line(struct nftnl_rule *r, unsigned token_len)
+static void lookup(struct nftnl_rule *r, const char *set)
 {
-	struct nftnl_expr *e;
+	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+	nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+	add(r, e);
+}
+
+/* @ih,0,128 "GET /.well-kno…" @ih,128,128 "…/acme-challenge/", then the token: each character
+ * @ih,256,8 @b64url …, or when exact the whole of it, @ih,256,344 @tokens; @ih,…,64 " HTTP/1." */
+static void match_challenge_line(struct nftnl_rule *r, unsigned token_len, bool exact)
+{
 	uint32_t off = sizeof(PATH_PREFIX) - 1;
 
 	payload_load(r, NFT_PAYLOAD_INNER_HEADER, 0, 16);
 	cmp(r, NFT_CMP_EQ, PATH_PREFIX, 16);
 	payload_load(r, NFT_PAYLOAD_INNER_HEADER, 16, 16);
 	cmp(r, NFT_CMP_EQ, PATH_PREFIX + 16, 16);
-	for (unsigned i = 0; i < token_len; i++, off++) {
+	if (exact) {
+		payload_load(r, NFT_PAYLOAD_INNER_HEADER, off, token_len);
+		lookup(r, GATE_TOKEN_SET);
+		off += token_len;
+	}
+	for (unsigned i = 0; !exact && i < token_len; i++, off++) {
 		payload_load(r, NFT_PAYLOAD_INNER_HEADER, off, 1);
-		e = nftnl_expr_alloc("lookup");
-		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, GATE_SET);
-		add(r, e);
+		lookup(r, GATE_SET);
 	}
 	payload_load(r, NFT_PAYLOAD_INNER_HEADER, off, 8);
 	cmp(r, NFT_CMP_EQ, PATH_SUFFIX, 8);
 }
 
 struct nftnl_rule *rule_path_accept(int nfproto, time_t deadline, unsigned token_len,
-				    const char *comment)
+				    bool exact, const char *comment)
 {
 	struct nftnl_rule *r = rule_new(NFPROTO_INET, GATE_TABLE, GATE_CHAIN);
 
@@ -332,7 +343,7 @@ struct nftnl_rule *rule_path_accept(int nfproto, time_t deadline, unsigned token
 		return NULL;
 	match_world_http(r, deadline);
 	match_first_segment(r, seq_key(nfproto));
-	match_challenge_line(r, token_len);
+	match_challenge_line(r, token_len, exact);
 	counter(r);
 	verdict(r, NF_ACCEPT);
 	set_comment(r, comment);
@@ -511,6 +522,66 @@ struct nftnl_set *gate_set(void)
 	for (const char *p = alphabet; *p; p++)
 		set_add_char(s, (uint8_t)*p);
 	return s;
+}
+
+/* set tokens { typeof @ih,256,344; elements = { "<token>", … } }: the tokens of a token-exact
+ * window (344 bits for 43 characters) */
+struct nftnl_set *gate_token_set(unsigned token_len, const char *const *tokens, size_t n)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s)
+		return NULL;
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, GATE_TABLE);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, GATE_TOKEN_SET);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, 5);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, token_len);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, 4);
+	for (size_t i = 0; i < n; i++) {
+		struct nftnl_set_elem *el;
+
+		if (strlen(tokens[i]) != token_len || !(el = nftnl_set_elem_alloc()))
+			continue;
+		nftnl_set_elem_set(el, NFTNL_SET_ELEM_KEY, tokens[i], token_len);
+		nftnl_set_elem_add(s, el);
+	}
+	return s;
+}
+
+/* chain tally { type filter hook input priority 2147483647; policy accept; }: runs after every
+ * other input chain, so it sees only what they all let in */
+struct nftnl_chain *gate_tally_chain(void)
+{
+	struct nftnl_chain *c = gate_chain();
+
+	if (!c)
+		return NULL;
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, GATE_TALLY_CHAIN);
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
+	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, GATE_TALLY_PRIO);
+	return c;
+}
+
+/* meta time < deadline meta l4proto tcp th dport 80 tcp flags & (syn | ack) == syn counter
+ * (udp: every datagram): one count per connection that reached this host through the window */
+struct nftnl_rule *rule_tally(const struct opening *o, time_t deadline, const char *comment)
+{
+	struct nftnl_rule *r = rule_new(NFPROTO_INET, GATE_TABLE, GATE_TALLY_CHAIN);
+	uint8_t synack = 0x12, syn = 0x02;
+
+	if (!r)
+		return NULL;
+	match_before(r, deadline);
+	match_port(r, o);
+	if (o->l4proto == IPPROTO_TCP) {
+		payload_load(r, NFT_PAYLOAD_TRANSPORT_HEADER, 13, 1);
+		bitwise_and(r, &synack, 1);
+		cmp(r, NFT_CMP_EQ, &syn, 1);
+	}
+	counter(r);
+	set_comment(r, comment);
+	return r;
 }
 
 void gate_comment(char *buf, size_t len, const char *what, time_t deadline)

@@ -15,6 +15,9 @@
 #define GATE_EXPECT_CHAIN "expect"      /* its postrouting chain: learns first stream bytes */
 #define GATE_FIRST4 "first4"            /* client address . port . first sequence number */
 #define GATE_FIRST6 "first6"
+#define GATE_TOKEN_SET "tokens"         /* the tokens of a token-exact window */
+#define GATE_TALLY_CHAIN "tally"        /* its last input chain: counts what the window let in */
+#define GATE_TALLY_PRIO 2147483647
 #define GATE_PRIO (-175)                /* after conntrack (-200), before dstnat (-100) */
 #define GATE_COMMENT_PREFIX "acmegate:"
 
@@ -41,9 +44,10 @@ struct nftnl_rule *rule_opener(int family, const char *table, const char *chain,
 			       const struct opening *o, time_t deadline, const char *comment,
 			       unsigned flags);
 /* The path gate's accept rule for one family: the stream's first data segment (by sequence
- * number), and it starts exactly "GET /.well-known/acme-challenge/<token_len chars> HTTP/1." */
+ * number), and it starts exactly "GET /.well-known/acme-challenge/<token_len chars> HTTP/1.";
+ * exact: the token must be one of set tokens. */
 struct nftnl_rule *rule_path_accept(int nfproto, time_t deadline, unsigned token_len,
-				    const char *comment);
+				    bool exact, const char *comment);
 /* Records, from the server's SYN-ACK, where the client's stream starts (one family). */
 struct nftnl_rule *rule_path_expect(int nfproto, const char *comment);
 /* The path gate's reset rule: any other data segment to tcp/80. */
@@ -58,6 +62,11 @@ struct nftnl_chain *gate_chain(void);
 struct nftnl_set *gate_set(void);
 struct nftnl_chain *gate_expect_chain(void);
 struct nftnl_set *gate_first_set(int nfproto);
+/* The tokens a token-exact window passes (each token_len characters). */
+struct nftnl_set *gate_token_set(unsigned token_len, const char *const *tokens, size_t n);
+struct nftnl_chain *gate_tally_chain(void);
+/* Counts one opening's new connections (TCP SYNs, UDP datagrams) that reached this host. */
+struct nftnl_rule *rule_tally(const struct opening *o, time_t deadline, const char *comment);
 
 /* "acmegate: http-01 until 2026-12-03T18:40:00Z" */
 void gate_comment(char *buf, size_t len, const char *what, time_t deadline);

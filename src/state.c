@@ -20,6 +20,7 @@
 
 static const char *const kind_names[KIND_COUNT] = {
 	"open-http-01", "open-tls-alpn-01", "open-dns", "path-accept", "path-reset", "path-trusted", "path-expect",
+	"tally",
 };
 
 const char *kind_name(enum rule_kind k)
@@ -46,7 +47,8 @@ bool lease_name_valid(const char *name)
 
 static int ensure_dir(const char *dir, struct err *e)
 {
-	if (mkdir(dir, 0700) == 0 || errno == EEXIST)
+	/* 0711: others may open a file they know the name of (the responder reads "tokens") */
+	if (mkdir(dir, 0711) == 0 || errno == EEXIST)
 		return 0;
 	return state_err(e, -errno, "%s: cannot create the state directory: %s", dir, strerror(errno));
 }
@@ -86,6 +88,7 @@ void state_unlock(int fd)
 void state_free(struct state *st)
 {
 	free(st->rules);
+	free(st->tokens);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -103,6 +106,69 @@ int state_add_rule(struct state *st, const struct rec_rule *r)
 		return -ENOMEM;
 	st->rules[st->nrules++] = *r;
 	return 0;
+}
+
+int state_add_token(struct state *st, const char *lease, const char *token)
+{
+	struct token_rec *t;
+
+	for (size_t i = 0; i < st->ntokens; i++)
+		if (!strcmp(st->tokens[i].lease, lease) && !strcmp(st->tokens[i].token, token))
+			return 0;
+	if (st->ntokens == TOKENS_MAX)
+		return -ENOSPC;
+	if (array_grow((void **)&st->tokens, &st->cap_tokens, st->ntokens, sizeof(*st->tokens)) < 0)
+		return -ENOMEM;
+	t = &st->tokens[st->ntokens++];
+	snprintf(t->lease, sizeof(t->lease), "%s", lease);
+	snprintf(t->token, sizeof(t->token), "%s", token);
+	return 0;
+}
+
+int state_drop_tokens(struct state *st, const char *lease, const char *token)
+{
+	size_t kept = 0, before = st->ntokens;
+
+	for (size_t i = 0; i < st->ntokens; i++) {
+		const struct token_rec *t = &st->tokens[i];
+
+		if (!strcmp(t->lease, lease) && (!token || !strcmp(t->token, token)))
+			continue;
+		st->tokens[kept++] = *t;
+	}
+	st->ntokens = kept;
+	if (token)
+		return kept < before ? 0 : -ENOENT;
+	return (int)(before - kept);
+}
+
+size_t state_lease_tokens(const struct state *st, const char *lease)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < st->ntokens; i++)
+		n += !strcmp(st->tokens[i].lease, lease);
+	return n;
+}
+
+static bool token_chars_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n <= TOKEN_MAX &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
+static int parse_token(struct state *st, char *rest)
+{
+	char *tab = strchr(rest, '\t');
+
+	if (!tab)
+		return -EBADMSG;
+	*tab = '\0';
+	if (!lease_name_valid(rest) || !token_chars_valid(tab + 1))
+		return -EBADMSG;
+	return state_add_token(st, rest, tab + 1);
 }
 
 static int parse_lease(struct state *st, char *rest)
@@ -174,8 +240,11 @@ static int parse_line(struct state *st, char *line)
 		return parse_rule(st, line + 5);
 	if (!strncmp(line, "count\t", 6))
 		return parse_count(st, line + 6);
-	if (sscanf(line, "window\t%lld", &t) == 1) {
-		st->window_opened = (time_t)t;
+	if (!strncmp(line, "token\t", 6))
+		return parse_token(st, line + 6);
+	if (sscanf(line, "window\t%lld", &t) == 1 && t >= 0) {
+		/* files from before milliseconds held seconds */
+		st->window_opened_ms = t < 100000000000LL ? t * 1000 : t;
 		return 0;
 	}
 	return -EBADMSG;
@@ -210,8 +279,8 @@ int state_load(const char *dir, struct state *st, struct err *e)
 static void write_state(FILE *f, const struct state *st)
 {
 	fprintf(f, STATE_MAGIC "\n");
-	if (st->window_opened)
-		fprintf(f, "window\t%lld\n", (long long)st->window_opened);
+	if (st->window_opened_ms)
+		fprintf(f, "window\t%lld\n", (long long)st->window_opened_ms);
 	for (size_t i = 0; i < st->nleases; i++) {
 		const struct lease *l = &st->leases[i];
 
@@ -224,10 +293,62 @@ static void write_state(FILE *f, const struct state *st)
 		fprintf(f, "rule\t%u\t%s\t%s\t%llu\t%s\n", r->family, r->table, r->chain,
 			(unsigned long long)r->handle, kind_name(r->kind));
 	}
+	for (size_t i = 0; i < st->ntokens; i++)
+		fprintf(f, "token\t%s\t%s\n", st->tokens[i].lease, st->tokens[i].token);
 	for (int k = 0; k < KIND_COUNT; k++)
 		if (st->packets[k] || st->bytes[k])
 			fprintf(f, "count\t%s %llu %llu\n", kind_name((enum rule_kind)k),
 				(unsigned long long)st->packets[k], (unsigned long long)st->bytes[k]);
+}
+
+int state_log_exposure(const char *dir, int64_t opened_ms, int64_t closed_ms,
+		       const uint64_t packets[KIND_COUNT])
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int bad;
+
+	snprintf(path, sizeof(path), "%s/exposure.log", dir);
+	f = fopen(path, "ae");
+	if (!f)
+		return -errno;
+	fprintf(f, "{\"opened\": %lld, \"closed\": %lld, \"open_ms\": %lld, \"connections\": %llu, "
+		"\"challenge_requests\": %llu, \"requests_reset\": %llu}\n",
+		(long long)opened_ms, (long long)closed_ms, (long long)(closed_ms - opened_ms),
+		(unsigned long long)packets[KIND_TALLY], (unsigned long long)packets[KIND_PATH_ACCEPT],
+		(unsigned long long)packets[KIND_PATH_RESET]);
+	bad = fclose(f) != 0;
+	return bad ? -EIO : 0;
+}
+
+int state_write_tokens(const char *dir, const char *const *tokens, size_t n)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	FILE *f;
+	int fd, bad;
+
+	snprintf(path, sizeof(path), "%s/tokens", dir);
+	if (!tokens)
+		return unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+	snprintf(tmp, sizeof(tmp), "%s/.tokens.XXXXXX", dir);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (!f) {
+		close(fd);
+		unlink(tmp);
+		return -EIO;
+	}
+	for (size_t i = 0; i < n; i++)
+		fprintf(f, "%s\n", tokens[i]);
+	bad = fchmod(fd, 0644) != 0;
+	bad = fclose(f) != 0 || bad;
+	if (bad || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -EIO;
+	}
+	return 0;
 }
 
 /* Written to a temporary file and renamed over the old one: a crash leaves one or the other. */

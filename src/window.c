@@ -32,10 +32,14 @@ static const struct service services[] = {
 };
 #define NSERVICES (sizeof(services) / sizeof(services[0]))
 
-/* What the leases want: a deadline per service (0 = closed) and the HTTP-01 mode. */
+/* What the leases want: a deadline per service (0 = closed), the HTTP-01 mode, and the
+ * tokens the path gate passes when every http-01 lease named its tokens (exact). */
 struct want {
 	time_t deadline[NSERVICES];
 	enum http01_mode mode;
+	bool exact;
+	const char *tokens[TOKENS_MAX];
+	size_t ntokens;
 };
 
 /* An inserted rule: what it will be recorded as, and its operation in the batch. */
@@ -49,6 +53,7 @@ struct plan {
 	struct nft_batch *b;
 	struct pending *pending;
 	size_t npending, cap;
+	bool table_added;
 	uint64_t packets[KIND_COUNT], bytes[KIND_COUNT];
 };
 
@@ -80,6 +85,7 @@ int window_lease_close(struct state *st, const char *name)
 
 	if (!l)
 		return -ENOENT;
+	state_drop_tokens(st, name, NULL);
 	*l = st->leases[--st->nleases];
 	return 0;
 }
@@ -89,10 +95,17 @@ static bool is_gate_table(uint32_t family, const char *table)
 	return family == NFPROTO_INET && !strcmp(table, GATE_TABLE);
 }
 
-/* How our path gate stands: the rules the state records in our table, and how many of them
- * the kernel still holds (with our comment). */
+static bool is_path_kind(enum rule_kind k)
+{
+	return k == KIND_PATH_ACCEPT || k == KIND_PATH_RESET || k == KIND_PATH_TRUSTED ||
+	       k == KIND_PATH_EXPECT;
+}
+
+/* How our table stands: the rules the state records there, and how many of them the kernel
+ * still holds (with our comment); the same for the path gate's own rules. */
 struct gate_view {
 	size_t recorded, present;
+	size_t path_recorded, path_present;
 };
 
 static struct gate_view gate_view(const struct ruleset *rs, const struct state *st)
@@ -105,10 +118,12 @@ static struct gate_view gate_view(const struct ruleset *rs, const struct state *
 
 		if (!is_gate_table(r->family, r->table))
 			continue;
-		g.recorded++;
 		k = rs->gate_table ? ruleset_find_rule(rs, r->family, r->table, r->chain, r->handle) : NULL;
-		if (k && gate_comment_is_ours(k->comment))
-			g.present++;
+		k = k && gate_comment_is_ours(k->comment) ? k : NULL;
+		g.recorded++;
+		g.present += k != NULL;
+		g.path_recorded += is_path_kind(r->kind);
+		g.path_present += k && is_path_kind(r->kind);
 	}
 	return g;
 }
@@ -117,7 +132,7 @@ static struct gate_view gate_view(const struct ruleset *rs, const struct state *
  * opener opens the whole port. */
 static bool gate_broken(const struct gate_view *g)
 {
-	return g->recorded && g->present < g->recorded;
+	return g->path_recorded && g->path_present < g->path_recorded;
 }
 
 int window_gate_missing(struct nft *n, const struct state *st, struct err *e)
@@ -128,7 +143,7 @@ int window_gate_missing(struct nft *n, const struct state *st, struct err *e)
 	int r;
 
 	for (size_t i = 0; i < st->nrules && !any; i++)
-		any = is_gate_table(st->rules[i].family, st->rules[i].table);
+		any = is_path_kind(st->rules[i].kind);
 	if (!any)
 		return 0;
 	r = nft_dump(n, &rs, e);
@@ -154,6 +169,7 @@ static size_t drop_expired(struct state *st, time_t now)
 
 	for (size_t i = 0; i < st->nleases;) {
 		if (st->leases[i].deadline <= now) {
+			state_drop_tokens(st, st->leases[i].name, NULL);
 			st->leases[i] = st->leases[--st->nleases];
 			n++;
 		} else {
@@ -163,10 +179,12 @@ static size_t drop_expired(struct state *st, time_t now)
 	return n;
 }
 
-/* Port mode wins when any lease asks for it: it is what a standalone client needs. */
+/* Port mode wins when any lease asks for it: it is what a standalone client needs. The gate
+ * is token-exact only while every http-01 lease named its tokens. */
 static void want_from_leases(const struct state *st, struct want *w)
 {
 	memset(w, 0, sizeof(*w));
+	w->exact = true;
 	for (size_t i = 0; i < st->nleases; i++) {
 		const struct lease *l = &st->leases[i];
 
@@ -175,7 +193,18 @@ static void want_from_leases(const struct state *st, struct want *w)
 				w->deadline[s] = l->deadline;
 		if ((l->services & SVC_HTTP01) && l->mode == HTTP01_PORT)
 			w->mode = HTTP01_PORT;
+		if ((l->services & SVC_HTTP01) && !state_lease_tokens(st, l->name))
+			w->exact = false;
 	}
+	for (size_t i = 0; i < st->ntokens && w->ntokens < TOKENS_MAX; i++) {
+		size_t j = 0;
+
+		while (j < w->ntokens && strcmp(w->tokens[j], st->tokens[i].token))
+			j++;
+		if (j == w->ntokens)
+			w->tokens[w->ntokens++] = st->tokens[i].token;
+	}
+	w->exact = w->exact && w->ntokens > 0;
 }
 
 
@@ -212,7 +241,7 @@ static int check_gate_table(const struct ruleset *rs, const struct state *st, st
 		const struct rs_chain *ch = &rs->chains[i];
 
 		if (is_gate_table(ch->family, ch->table) && strcmp(ch->name, GATE_CHAIN) &&
-		    strcmp(ch->name, GATE_EXPECT_CHAIN))
+		    strcmp(ch->name, GATE_EXPECT_CHAIN) && strcmp(ch->name, GATE_TALLY_CHAIN))
 			goto foreign;
 	}
 	for (size_t i = 0; rs->gate_table && i < rs->nrules; i++) {
@@ -326,15 +355,56 @@ static int plan_drop_gate_table(struct plan *p, const struct ruleset *rs, const 
 
 static const int families[2] = { NFPROTO_IPV4, NFPROTO_IPV6 };
 
-static int plan_path_gate(struct plan *p, const struct conf *c, time_t deadline)
+/* Our table, once per batch, by whichever part needs it first. */
+static int plan_table(struct plan *p)
+{
+	if (p->table_added)
+		return 0;
+	p->table_added = true;
+	return nft_batch_add_table(p->b, gate_table(), "creating table inet " GATE_TABLE);
+}
+
+/* One counter per opening at the end of input: the connections the window let in. */
+static int plan_tally(struct plan *p, unsigned svcs, const struct want *w)
+{
+	char comment[128];
+	struct rec_rule rec = { .family = NFPROTO_INET, .table = GATE_TABLE,
+				.chain = GATE_TALLY_CHAIN, .kind = KIND_TALLY };
+	int r;
+
+	if ((r = plan_table(p)) < 0 ||
+	    (r = nft_batch_add_chain(p->b, gate_tally_chain(), "creating the tally chain")) < 0)
+		return r;
+	r = 0;
+	for (size_t s = 0; s < NSERVICES; s++) {
+		if (!(svcs & services[s].svc) || !w->deadline[s])
+			continue;
+		gate_comment(comment, sizeof(comment), svc_name(services[s].svc), w->deadline[s]);
+		for (size_t i = 0; i < services[s].nopen && r == 0; i++)
+			r = plan_record(p, nft_batch_insert_rule(p->b, rule_tally(&services[s].open[i],
+						w->deadline[s], comment), "inserting a tally rule"), &rec);
+	}
+	return r;
+}
+
+/* Token-exact: only the tokens the leases named; else any token of the configured length. */
+static int plan_token_set(struct plan *p, const struct conf *c, const struct want *w)
+{
+	if (w->exact)
+		return nft_batch_add_set(p->b, gate_token_set(c->token_length, w->tokens, w->ntokens),
+					 "creating the set of challenge tokens");
+	return nft_batch_add_set(p->b, gate_set(), "creating the token character set");
+}
+
+static int plan_path_gate(struct plan *p, const struct conf *c, const struct want *w)
 {
 	char comment[128];
 	struct rec_rule rec = { .family = NFPROTO_INET, .table = GATE_TABLE, .chain = GATE_CHAIN };
+	time_t deadline = w->deadline[0];
 	int r;
 
 	gate_comment(comment, sizeof(comment), "http-01 path gate", deadline);
-	if ((r = nft_batch_add_table(p->b, gate_table(), "creating table inet " GATE_TABLE)) < 0 ||
-	    (r = nft_batch_add_set(p->b, gate_set(), "creating the token character set")) < 0 ||
+	if ((r = plan_table(p)) < 0 || (r = plan_token_set(p, c, w)) < 0 ||
 	    (r = nft_batch_add_set(p->b, gate_first_set(NFPROTO_IPV4), "creating set first4")) < 0 ||
 	    (r = nft_batch_add_set(p->b, gate_first_set(NFPROTO_IPV6), "creating set first6")) < 0 ||
 	    (r = nft_batch_add_chain(p->b, gate_chain(), "creating the path gate chain")) < 0 ||
@@ -355,7 +425,8 @@ static int plan_path_gate(struct plan *p, const struct conf *c, time_t deadline)
 	rec.kind = KIND_PATH_ACCEPT;
 	for (int i = 0; i < 2 && r == 0; i++)
 		r = plan_record(p, nft_batch_insert_rule(p->b, rule_path_accept(families[i], deadline,
-						c->token_length, comment), "inserting the path gate's accept rule"), &rec);
+						c->token_length, w->exact, comment),
+						"inserting the path gate's accept rule"), &rec);
 	rec.kind = KIND_PATH_TRUSTED;
 	for (size_t i = 0; i < c->ntrusted && r == 0; i++)
 		r = plan_record(p, nft_batch_insert_rule(p->b, rule_path_trusted(&c->trusted[i],
@@ -505,9 +576,12 @@ static int plan_build(struct plan *p, struct ruleset *rs, const struct conf *c,
 	if ((r = plan_drop_gate_table(p, rs, st)) < 0 ||
 	    (r = plan_openers(p, rs, c, &w, may_open, rep)) < 0)
 		return r;
+	if (rep->services && (r = plan_tally(p, rep->services, &w)) < 0)
+		return r;
 	/* Nothing drops tcp/80: the world already reaches it, and there is nothing to gate. */
 	if ((rep->services & SVC_HTTP01) && w.deadline[0] && w.mode == HTTP01_PATH)
-		r = plan_path_gate(p, c, w.deadline[0]);
+		r = plan_path_gate(p, c, &w);
+	rep->exact = (rep->services & SVC_HTTP01) && w.mode != HTTP01_PORT && w.exact;
 	return r;
 }
 
@@ -571,18 +645,33 @@ static bool legacy_tables(const char *proc)
 	return ch != EOF;
 }
 
-static void window_totals(struct state *st, time_t now, struct window_report *rep)
+static int64_t now_ms(void)
 {
-	if (rep->deadline && !st->window_opened)
-		st->window_opened = now;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* When the window closes fully: how long it was open and what passed, for the log line and
+ * the exposure log. */
+static void window_totals(struct state *st, struct window_report *rep)
+{
+	int64_t t = now_ms();
+
+	if (rep->deadline && !st->window_opened_ms)
+		st->window_opened_ms = t;
 	if (rep->deadline)
 		return;
-	if (st->window_opened)
-		rep->open_seconds = now - st->window_opened;
+	if (st->window_opened_ms) {
+		rep->opened_ms = st->window_opened_ms;
+		rep->closed_ms = t;
+		rep->open_seconds = (time_t)((t - st->window_opened_ms + 500) / 1000);
+	}
 	memcpy(rep->packets, st->packets, sizeof(rep->packets));
 	memset(st->packets, 0, sizeof(st->packets));
 	memset(st->bytes, 0, sizeof(st->bytes));
-	st->window_opened = 0;
+	st->window_opened_ms = 0;
 }
 
 /* A damaged or edited state file must not stretch a window past what the config allows. */
@@ -623,6 +712,19 @@ static void forget_connections(struct nft *nft, unsigned closed, struct window_r
 		rep->ct_forgotten = (size_t)r;
 }
 
+/* The tokens file follows the gate: present exactly while the window is token-exact. */
+static int write_tokens(const struct conf *c, const struct want *w, const struct window_report *rep,
+			struct err *e)
+{
+	int r = state_write_tokens(c->state_dir, rep->exact ? w->tokens : NULL, w->ntokens);
+
+	if (r < 0) {
+		e->kind = ERR_KIND_STATE;
+		return err_set(e, r, "%s/tokens: cannot write: %s", c->state_dir, strerror(-r));
+	}
+	return 0;
+}
+
 int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t now,
 		 bool may_open, struct window_report *rep, struct err *e)
 {
@@ -652,6 +754,12 @@ int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t n
 	rep->mode = w.mode;
 	rep->legacy4 = legacy_tables("/proc/net/ip_tables_names");
 	rep->legacy6 = legacy_tables("/proc/net/ip6_tables_names");
-	window_totals(st, now, rep);
-	return state_save(c->state_dir, st, e);
+	window_totals(st, rep);
+	r = state_save(c->state_dir, st, e);
+	if (r == 0)
+		r = write_tokens(c, &w, rep, e);
+	if (r == 0 && rep->closed_ms)
+		rep->exposure_error = state_log_exposure(c->state_dir, rep->opened_ms, rep->closed_ms,
+							 rep->packets);
+	return r;
 }

@@ -23,6 +23,9 @@ struct window_report {
 	char chain_list[512];   /* "inet filter input, netdev geo ingress" */
 	bool legacy4, legacy6;  /* iptables-legacy tables present */
 	time_t open_seconds;    /* when the window closed fully: how long it was open */
+	int64_t opened_ms, closed_ms;  /* … and when (ms since the epoch) */
+	int exposure_error;     /* writing the exposure log failed (negative errno) */
+	bool exact;             /* the path gate passes only the leases' tokens */
 	size_t ct_forgotten;    /* connections to closed ports removed from conntrack */
 	char ct_error[256];     /* why that failed, if it did */
 	uint64_t packets[KIND_COUNT];  /* when it closed fully: what passed, per rule kind */

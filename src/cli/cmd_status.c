@@ -60,7 +60,20 @@ static void print_leases(const struct view *v)
 		else
 			printf("  lease %-20s %-24s expired at %s (the kernel no longer lets traffic "
 			       "through; 'acmegate sweep' removes it)\n", l->name, svcs, when);
+		for (size_t t = 0; t < v->st.ntokens; t++)
+			if (!strcmp(v->st.tokens[t].lease, l->name))
+				printf("        token %s\n", v->st.tokens[t].token);
 	}
+}
+
+static json_t *json_tokens(const struct view *v, const char *lease)
+{
+	json_t *a = json_array();
+
+	for (size_t t = 0; t < v->st.ntokens; t++)
+		if (!strcmp(v->st.tokens[t].lease, lease))
+			json_array_append_new(a, json_string(v->st.tokens[t].token));
+	return a;
 }
 
 static void print_rules(const struct view *v)
@@ -113,10 +126,11 @@ static json_t *json_leases(const struct view *v)
 		const struct lease *l = &v->st.leases[i];
 
 		svc_list(svcs, sizeof(svcs), l->services);
-		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "name", l->name,
+		json_array_append_new(a, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o}", "name", l->name,
 			"challenges", svcs, "http01_mode", mode_name(l->mode), "opened", (json_int_t)l->opened,
 			"deadline", (json_int_t)l->deadline, "seconds_left",
-			(json_int_t)(l->deadline > v->now ? l->deadline - v->now : 0)));
+			(json_int_t)(l->deadline > v->now ? l->deadline - v->now : 0),
+			"tokens", json_tokens(v, l->name)));
 	}
 	return a;
 }

@@ -10,6 +10,7 @@
 
 #define LOCK_TIMEOUT_S 30
 #define DEFAULT_LEASE "default"
+#define TOKENS_PER_CALL 16
 
 struct open_args {
 	const char *lease;
@@ -17,7 +18,29 @@ struct open_args {
 	unsigned services;
 	enum http01_mode mode;
 	bool mode_set;
+	const char *tokens[TOKENS_PER_CALL];
+	size_t ntokens;
 };
+
+/* A token exactly as the CA issues it: token_length base64url characters. */
+static int add_token(const struct conf *c, const char *cmd, const char *t, const char **tokens,
+		     size_t *n)
+{
+	size_t len = strlen(t);
+
+	if (len != c->token_length ||
+	    strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != len) {
+		cli_usage_error(cmd, "bad --token '%.80s': an ACME token is %u base64url characters "
+				"(A-Z a-z 0-9 - _; token_length in the config)", t, c->token_length);
+		return EXIT_USAGE;
+	}
+	if (*n == TOKENS_PER_CALL) {
+		cli_usage_error(cmd, "more than %d --token options", TOKENS_PER_CALL);
+		return EXIT_USAGE;
+	}
+	tokens[(*n)++] = t;
+	return 0;
+}
 
 /* Holds what every window command needs between lock and unlock. */
 struct session {
@@ -83,6 +106,9 @@ static void report_warnings(const struct window_report *rep)
 	if (rep->ct_error[0])
 		log_warn("%s: connections made during the window may live on; run "
 			 "'conntrack -D -p tcp --dport 80' to end them", rep->ct_error);
+	if (rep->exposure_error)
+		log_warn("cannot append to exposure.log in the state directory: %s",
+			 strerror(-rep->exposure_error));
 	if (rep->legacy4 || rep->legacy6)
 		log_warn("iptables-legacy tables are loaded (%s%s%s): acmegate cannot open them; if they "
 			 "drop challenge traffic, validation will fail (see 'iptables-legacy -S')",
@@ -120,7 +146,8 @@ static void open_usage(FILE *f)
 		"  --lease NAME       the caller's claim on the window (default '" DEFAULT_LEASE "')\n"
 		"  --ttl SECONDS      the kernel closes the window by itself after this (default: ttl)\n"
 		"  --challenge TYPE   http-01, tls-alpn-01 or dns; repeatable (default: challenges)\n"
-		"  --mode path|port   http-01: only challenge requests, or the whole port\n");
+		"  --mode path|port   http-01: only challenge requests, or the whole port\n"
+		"  --token TOKEN      http-01, repeatable: pass only these challenges (token-exact)\n");
 }
 
 static int parse_open_args(const struct conf *c, int argc, char **argv, struct open_args *a)
@@ -128,17 +155,22 @@ static int parse_open_args(const struct conf *c, int argc, char **argv, struct o
 	static const struct option opts[] = {
 		{ "lease", required_argument, NULL, 'l' }, { "ttl", required_argument, NULL, 't' },
 		{ "challenge", required_argument, NULL, 'C' }, { "mode", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' }, { 0 }
+		{ "token", required_argument, NULL, 'T' }, { "help", no_argument, NULL, 'h' }, { 0 }
 	};
 	unsigned svc;
-	int o;
+	int o, r;
 
 	*a = (struct open_args){ .lease = DEFAULT_LEASE, .ttl = c->ttl, .mode = c->http01_mode };
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, ":l:t:C:m:h", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":l:t:C:m:T:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'l':
 			a->lease = optarg;
+			break;
+		case 'T':
+			if ((r = add_token(c, "open", optarg, a->tokens, &a->ntokens)))
+				return r;
+			a->services |= SVC_HTTP01;
 			break;
 		case 't':
 			if (parse_uint(optarg, 1, c->max_ttl, &a->ttl) < 0) {
@@ -197,6 +229,11 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 	r = session_begin(&s, &cli->conf);
 	if (r == 0)
 		r = window_lease_open(&s.st, a.lease, a.services, a.mode, now, a.ttl, &s.e);
+	for (size_t i = 0; r == 0 && i < a.ntokens; i++)
+		if ((r = state_add_token(&s.st, a.lease, a.tokens[i])) < 0) {
+			s.e.kind = ERR_KIND_STATE;
+			err_set(&s.e, r, "too many tokens (%d at most); close some leases first", TOKENS_MAX);
+		}
 	if (r == 0)
 		r = window_apply(s.nft, &cli->conf, &s.st, now, true, &rep, &s.e);
 	if (r < 0) {
@@ -204,6 +241,10 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 	} else {
 		report_warnings(&rep);
 		report_opened(&rep, a.lease, a.services, a.mode, now + a.ttl, a.ttl);
+		if (rep.exact)
+			log_info("http-01 is token-exact: only the %zu challenge token%s the leases named "
+				 "pass%s the path gate", s.st.ntokens, s.st.ntokens == 1 ? "" : "s",
+				 s.st.ntokens == 1 ? "es" : "");
 	}
 	session_end(&s);
 	return r;
@@ -224,9 +265,10 @@ static void report_closed(const struct window_report *rep, const char *what)
 			 rep->leases_left == 1 ? "" : "s", rep->leases_left == 1 ? "s" : "");
 		return;
 	}
-	log_info("%s; window closed after %lld s: %llu packets passed to tcp/80, %llu challenge "
-		 "requests, %llu other requests reset, %llu packets to tcp/443, %llu to port 53",
-		 what, (long long)rep->open_seconds,
+	log_info("%s; window closed after %.1f s: %llu connections came in, %llu packets passed to "
+		 "tcp/80, %llu challenge requests, %llu other requests reset, %llu packets to tcp/443, "
+		 "%llu to port 53", what, (double)(rep->closed_ms - rep->opened_ms) / 1000.0,
+		 (unsigned long long)rep->packets[KIND_TALLY],
 		 (unsigned long long)rep->packets[KIND_OPEN_HTTP01],
 		 (unsigned long long)rep->packets[KIND_PATH_ACCEPT],
 		 (unsigned long long)rep->packets[KIND_PATH_RESET],
@@ -234,26 +276,36 @@ static void report_closed(const struct window_report *rep, const char *what)
 		 (unsigned long long)rep->packets[KIND_OPEN_DNS]);
 }
 
-static int parse_close_args(int argc, char **argv, const char **lease, bool *all)
+struct close_args {
+	const char *lease;
+	bool all;
+	const char *tokens[TOKENS_PER_CALL];
+	size_t ntokens;
+};
+
+static int parse_close_args(const struct conf *c, int argc, char **argv, struct close_args *a)
 {
 	static const struct option opts[] = {
 		{ "lease", required_argument, NULL, 'l' }, { "all", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' }, { 0 }
+		{ "token", required_argument, NULL, 'T' }, { "help", no_argument, NULL, 'h' }, { 0 }
 	};
-	bool named = false;
-	int o;
+	const char **lease = &a->lease;
+	bool named = false, *all = &a->all;
+	int o, r;
 
-	*lease = DEFAULT_LEASE;
-	*all = false;
+	*a = (struct close_args){ .lease = DEFAULT_LEASE };
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, ":l:ah", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, ":l:aT:h", opts, NULL)) != -1) {
 		if (o == 'l') {
 			*lease = optarg;
 			named = true;
 		} else if (o == 'a')
 			*all = true;
-		else if (o == 'h') {
-			printf("Usage: acmegate close [--lease NAME | --all]\n");
+		else if (o == 'T') {
+			if ((r = add_token(c, "close", optarg, a->tokens, &a->ntokens)))
+				return r;
+		} else if (o == 'h') {
+			printf("Usage: acmegate close [--lease NAME [--token TOKEN]... | --all]\n");
 			return -1;
 		} else
 			return cli_bad_option("close", o, argv);
@@ -262,8 +314,8 @@ static int parse_close_args(int argc, char **argv, const char **lease, bool *all
 		cli_usage_error("close", "unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (*all && named) {
-		cli_usage_error("close", "--all and --lease exclude each other");
+	if (*all && (named || a->ntokens)) {
+		cli_usage_error("close", "--all excludes --lease and --token");
 		return EXIT_USAGE;
 	}
 	if (!*all && !lease_name_valid(*lease)) {
@@ -273,25 +325,48 @@ static int parse_close_args(int argc, char **argv, const char **lease, bool *all
 	return 0;
 }
 
+/* close --token: drops those tokens; the lease ends with its last one. */
+static void close_tokens(struct state *st, const struct close_args *a, char *what, size_t len)
+{
+	size_t dropped = 0, left;
+
+	for (size_t i = 0; i < a->ntokens; i++)
+		dropped += state_drop_tokens(st, a->lease, a->tokens[i]) == 0;
+	left = state_lease_tokens(st, a->lease);
+	if (!state_find_lease(st, a->lease))
+		snprintf(what, len, "no lease '%s' was open", a->lease);
+	else if (left == 0 && dropped == 0)
+		snprintf(what, len, "lease '%s' held none of those tokens; it stays open", a->lease);
+	else if (left == 0 && window_lease_close(st, a->lease) == 0)
+		snprintf(what, len, "closed lease '%s' with its last token", a->lease);
+	else
+		snprintf(what, len, "removed %zu of %zu tokens from lease '%s' (%zu left)", dropped,
+			 a->ntokens, a->lease, left);
+}
+
 int cmd_close(struct cli *cli, int argc, char **argv)
 {
 	struct session s;
 	struct window_report rep;
+	struct close_args a;
 	const char *lease;
-	char what[128];
-	bool all;
+	char what[160];
 	int r = cli_load_conf(cli);
 
 	if (r)
 		return r;
-	r = parse_close_args(argc, argv, &lease, &all);
+	r = parse_close_args(&cli->conf, argc, argv, &a);
 	if (r)
 		return r < 0 ? 0 : r;
+	lease = a.lease;
 	r = session_begin(&s, &cli->conf);
 	if (r == 0) {
-		if (all) {
+		if (a.all) {
 			snprintf(what, sizeof(what), "closed all leases (%zu)", s.st.nleases);
 			s.st.nleases = 0;
+			s.st.ntokens = 0;
+		} else if (a.ntokens) {
+			close_tokens(&s.st, &a, what, sizeof(what));
 		} else if (window_lease_close(&s.st, lease) == 0) {
 			snprintf(what, sizeof(what), "closed lease '%s'", lease);
 		} else {

@@ -108,8 +108,45 @@ static void test_opener_forward(void **state)
 static void test_path_accept(void **state)
 {
 	(void)state;
-	assert_golden(rule_path_accept(NFPROTO_IPV4, DEADLINE, 43, "acmegate: x"), "path-accept-43-v4");
-	assert_golden(rule_path_accept(NFPROTO_IPV6, DEADLINE, 43, "acmegate: x"), "path-accept-43-v6");
+	assert_golden(rule_path_accept(NFPROTO_IPV4, DEADLINE, 43, false, "acmegate: x"), "path-accept-43-v4");
+	assert_golden(rule_path_accept(NFPROTO_IPV6, DEADLINE, 43, false, "acmegate: x"), "path-accept-43-v6");
+}
+
+static void test_path_accept_exact(void **state)
+{
+	(void)state;
+	assert_golden(rule_path_accept(NFPROTO_IPV4, DEADLINE, 43, true, "acmegate: x"),
+		      "path-accept-exact-43-v4");
+	assert_golden(rule_path_accept(NFPROTO_IPV6, DEADLINE, 43, true, "acmegate: x"),
+		      "path-accept-exact-43-v6");
+}
+
+static void test_tally(void **state)
+{
+	const struct opening http = { IPPROTO_TCP, 80 }, dns = { IPPROTO_UDP, 53 };
+
+	(void)state;
+	assert_golden(rule_tally(&http, DEADLINE, "acmegate: x"), "tally-tcp80");
+	assert_golden(rule_tally(&dns, DEADLINE, "acmegate: x"), "tally-udp53");
+}
+
+/* Only tokens of the set's length become elements. */
+static void test_exact_token_set(void **state)
+{
+	const char *tokens[] = { "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0", "short" };
+	struct nftnl_set *s = gate_token_set(43, tokens, 2);
+	struct nftnl_set_elems_iter *it;
+	int n = 0;
+
+	(void)state;
+	assert_non_null(s);
+	assert_int_equal(nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN), 43);
+	it = nftnl_set_elems_iter_create(s);
+	while (nftnl_set_elems_iter_next(it))
+		n++;
+	nftnl_set_elems_iter_destroy(it);
+	assert_int_equal(n, 1);
+	nftnl_set_free(s);
 }
 
 static void test_path_expect(void **state)
@@ -239,6 +276,9 @@ int main(void)
 		cmocka_unit_test(test_opener_prerouting),
 		cmocka_unit_test(test_opener_forward),
 		cmocka_unit_test(test_path_accept),
+		cmocka_unit_test(test_path_accept_exact),
+		cmocka_unit_test(test_tally),
+		cmocka_unit_test(test_exact_token_set),
 		cmocka_unit_test(test_path_reset),
 		cmocka_unit_test(test_path_expect),
 		cmocka_unit_test(test_trusted),
