@@ -1,12 +1,12 @@
 /* test_responder.c: the responder's judgement of request targets, tokens, token lists and the
- * relay URL (responder/target.c, included: it is not part of the library); no root needed. */
+ * relay URL (responder/target.c); no root needed. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 #include <string.h>
-#include "responder/target.c"
+#include "responder/responder.h"
 
 #define TOKEN "Zm9vYmFyLXRva2VuLWZvci1hY21lZ2F0ZS10ZXN0czE"   /* 43 characters */
 
