@@ -181,7 +181,7 @@ static int parse_lease(struct state *st, char *rest)
 	if (st->nleases == LEASES_MAX)
 		return -ENOSPC;
 	if (sscanf(rest, "%65s %lld %lld %u %u", name, &opened, &deadline, &services, &mode) != 5 ||
-	    !lease_name_valid(name) || mode > HTTP01_PORT || deadline < 0 || deadline > (1LL << 40) ||
+	    !lease_name_valid(name) || mode > HTTP01_RESPONDER || deadline < 0 || deadline > (1LL << 40) ||
 	    opened < 0 || opened > (1LL << 40))
 		return -EBADMSG;
 	l = &st->leases[st->nleases++];

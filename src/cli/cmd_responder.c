@@ -19,7 +19,7 @@ static void usage(FILE *f)
 		"  --port P          port to listen on, both families\n"
 		"  --until EPOCH     stop at this time (seconds since the epoch)\n"
 		"  --webroot DIR     serve DIR/.well-known/acme-challenge/TOKEN (regular files, <= 4 KiB)\n"
-		"  --relay URL       or ask the local web server (default http://127.0.0.1:80)\n"
+		"  --relay URL       or ask the local web server (default " RESPONDER_RELAY_DEFAULT ")\n"
 		"  --tokens FILE     when FILE exists, serve only the tokens it lists (one a line)\n"
 		"  --user NAME       user to run as after binding (default nobody)\n"
 		"  --token-length N  base64url characters of a token (default %d)\n",
@@ -89,7 +89,7 @@ static int parse(int argc, char **argv, struct responder_opts *o)
 	if (o->webroot && o->relay)
 		return cli_usage_error(cmd, "--webroot and --relay exclude each other"), EXIT_USAGE;
 	if (!o->webroot && !o->relay)
-		o->relay = "http://127.0.0.1:80";
+		o->relay = RESPONDER_RELAY_DEFAULT;
 	if (o->relay && !responder_relay_valid(o->relay))
 		return cli_usage_error(cmd, "--relay: '%s' is not http://HOST[:PORT]", o->relay), EXIT_USAGE;
 	return 0;

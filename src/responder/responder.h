@@ -21,6 +21,7 @@
 #define RESPONDER_REQUEST_S 5      /* a whole connection, however it trickles its bytes */
 #define RESPONDER_RELAY_MS 3000    /* the local web server's whole answer */
 #define TOKEN_LEN_DEFAULT 43
+#define RESPONDER_RELAY_DEFAULT "http://127.0.0.1:80"
 
 /* What `acmegate responder` was asked to do. */
 struct responder_opts {
