@@ -20,7 +20,7 @@
 
 static const char *const kind_names[KIND_COUNT] = {
 	"open-http-01", "open-tls-alpn-01", "open-dns", "path-accept", "path-reset", "path-trusted", "path-expect",
-	"tally",
+	"tally", "redirect",
 };
 
 const char *kind_name(enum rule_kind k)
@@ -47,8 +47,11 @@ bool lease_name_valid(const char *name)
 
 static int ensure_dir(const char *dir, struct err *e)
 {
-	/* 0711: others may open a file they know the name of (the responder reads "tokens") */
-	if (mkdir(dir, 0711) == 0 || errno == EEXIST)
+	/* 0711: others may open a file they know the name of (the responder reads "tokens");
+	 * chmod, as acmegate's umask (077) takes the bits off what mkdir creates */
+	if (mkdir(dir, 0711) == 0)
+		return chmod(dir, 0711) == 0 ? 0 : state_err(e, -errno, "%s: chmod: %s", dir, strerror(errno));
+	if (errno == EEXIST)
 		return 0;
 	return state_err(e, -errno, "%s: cannot create the state directory: %s", dir, strerror(errno));
 }

@@ -13,7 +13,7 @@
 
 /* What a recorded rule does: one service's opener, or one of the path gate's rules. */
 enum rule_kind { KIND_OPEN_HTTP01, KIND_OPEN_TLSALPN01, KIND_OPEN_DNS, KIND_PATH_ACCEPT,
-		 KIND_PATH_RESET, KIND_PATH_TRUSTED, KIND_PATH_EXPECT, KIND_TALLY, KIND_COUNT };
+		 KIND_PATH_RESET, KIND_PATH_TRUSTED, KIND_PATH_EXPECT, KIND_TALLY, KIND_REDIRECT, KIND_COUNT };
 
 struct lease {
 	char name[LEASE_NAME_MAX + 1];

@@ -1,6 +1,7 @@
 /* cmd_responder.c: `acmegate responder`, the HTTP-01 responder, run in the foreground (the
  * window starts it detached in responder mode). Started as root: binds, then drops to an
  * unprivileged user (responder/run.c). */
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,13 +53,15 @@ static int parse(int argc, char **argv, struct responder_opts *o)
 		{ "tokens", required_argument, NULL, 't' },
 		{ "user", required_argument, NULL, 'U' },
 		{ "token-length", required_argument, NULL, 'n' },
+		{ "ready-fd", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	const char *cmd = "responder";
+	unsigned fd;
 	int c;
 
-	*o = (struct responder_opts){ .token_len = TOKEN_LEN_DEFAULT };
+	*o = (struct responder_opts){ .token_len = TOKEN_LEN_DEFAULT, .ready_fd = -1 };
 	while ((c = getopt_long(argc, argv, ":h", longs, NULL)) != -1) {
 		switch (c) {
 		case 'p':
@@ -77,6 +80,11 @@ static int parse(int argc, char **argv, struct responder_opts *o)
 		case 'n':
 			if (parse_uint(optarg, 1, 128, &o->token_len) < 0)
 				return cli_usage_error(cmd, "--token-length: '%s' is not 1-128", optarg), EXIT_USAGE;
+			break;
+		case 'R':  /* internal: the window's pipe, see responder_proc.c */
+			if (parse_uint(optarg, 3, 1023, &fd) < 0 || fcntl((int)fd, F_GETFD) < 0)
+				return cli_usage_error(cmd, "--ready-fd: '%s' is not an open descriptor", optarg), EXIT_USAGE;
+			o->ready_fd = (int)fd;
 			break;
 		case 'h': usage(stdout); return -1;
 		default: return cli_bad_option(cmd, c, argv);

@@ -32,6 +32,7 @@ struct responder_opts {
 	const char *relay;         /* "http://127.0.0.1:80" */
 	const char *tokens;        /* NULL: any well-formed token */
 	const char *user;          /* NULL: nobody */
+	int ready_fd;              /* told our pid once serving (the window waits on it); -1 */
 };
 
 /* A connection the watchdog may cut: its socket and when it was accepted. */

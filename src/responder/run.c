@@ -95,6 +95,20 @@ static int prepare(struct responder *r, struct err *e)
 	return rc;
 }
 
+/* The window that started us waits for our pid on this pipe before it records us. */
+static void tell_ready(int fd)
+{
+	char buf[24];
+	int n;
+
+	if (fd < 0)
+		return;
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (write(fd, buf, (size_t)n) != n)
+		responder_log("cannot tell the window we serve: %s", strerror(errno));
+	close(fd);
+}
+
 /* Waits for the deadline or a signal, cutting slow connections every second. Returns the
  * reason it stopped. */
 static const char *wait_until(struct responder *r, const sigset_t *set)
@@ -148,6 +162,7 @@ static int serve(struct responder *r, struct err *e)
 	responder_log("serving http-01 challenges on port %u from %s %s until %s as uid %u",
 		      r->o->port, r->o->webroot ? "webroot" : "relay",
 		      r->o->webroot ? r->o->webroot : r->o->relay, until, (unsigned)geteuid());
+	tell_ready(r->o->ready_fd);
 	why = wait_until(r, &set);
 	drain(r, daemon, why);
 	server_stop(daemon);

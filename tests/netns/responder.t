@@ -3,7 +3,8 @@
 # world's tcp/80 is redirected to it in nat, ahead of other nat; it answers only the challenge
 # (from a webroot, or relayed to the local nginx), refuses every attack while the challenge
 # still works, never lets an attack reach nginx, leaves trusted sources to nginx, runs as
-# nobody and stops by itself at its deadline.
+# nobody and stops by itself at its deadline. Then the same through `acmegate open --mode
+# responder` and `close`, which leave the ruleset exactly as it was.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
@@ -15,7 +16,7 @@ webroot=$(gate_webroot "$P")
 chmod -R a+rX "$webroot"   # as a real webroot: the responder reads it as nobody
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 dir=$(world_dir "$P")
-tap_plan 36
+tap_plan 69
 
 PORT=8402
 CH="/.well-known/acme-challenge/$TOKEN"
@@ -130,4 +131,88 @@ tap_is "$(world_lines)" 0 "relay: nothing from the world reached nginx directly"
 world_wait_for 8 "the relay responder to stop" grep -q "stopped on" "$dir/relay.log"
 tap_like "$(tail -n1 "$dir/relay.log")" "stopped on the deadline" "the responder stops by itself at --until"
 tap_is "$(world_alive "$(responder_pid relay)" && echo alive || echo gone)" gone "and its process is gone"
+
+# -- acmegate open --mode responder: the window installs the redirect and runs the responder
+srvnft delete table inet acmegate
+h=$(srvnft -a list chain inet filter input | awk '/ct original proto-dst 80/ { print $NF }')
+srvnft delete rule inet filter input handle "$h"
+state="$dir/state"
+gate_conf "$P" ttl=60 "responder_webroot=$webroot" \
+	"trusted_sources=198.51.100.0/24, 2001:db8:100::/48" >/dev/null
+echo "${TOKEN:0:42}B.keyauth" >"$webroot/.well-known/acme-challenge/${TOKEN:0:42}B"
+chmod 644 "$webroot/.well-known/acme-challenge/${TOKEN:0:42}B"
+before=$(ruleset "$P")
+out=$(gate "$P" open --lease r1 --mode responder 2>&1); rc=$?
+tap_is "$rc" 0 "open --mode responder succeeds"
+tap_like "$out" "http-01 \(responder mode\)" "open says the mode"
+tap_like "$(srvnft list chain inet acmegate responder | tr '\n\t' '  ')" \
+	"type nat hook prerouting priority dstnat - 1;.*saddr 198.51.100.0/24 return.*tcp dport 80 counter packets 0 bytes 0 redirect to :$PORT" \
+	"the window's nat chain: trusted sources return, then the redirect"
+tap_is "$(srvnft list table inet acmegate | grep -c 'chain ')" 2 \
+	"no path gate chains in responder mode (only responder and tally)"
+pid1=$(awk '{ print $1 }' "$state/responder.pid" 2>/dev/null)
+tap_is "$(ps -o user=,args= -p "${pid1:-0}" | awk '{ print $1, $3 }')" "nobody responder" \
+	"the window started the responder, running as nobody"
+tap_is "$(fetch "$P" ca "$V4$CH")" "http:200:$TOKEN.keyauth" "window: the challenge answers over IPv4"
+tap_is "$(fetch "$P" ca "$V6$CH")" "http:200:$TOKEN.keyauth" "window: the challenge answers over IPv6"
+tap_is "$(fetch "$P" ca "$V4/index.html")" "http:404:not found" "window: another path is refused"
+tap_is "$(fetch "$P" ca "$V4/.well-known/acme-challenge/%2e%2e/index.html")" "http:404:not found" \
+	"window: percent-encoded dot segments are refused"
+tap_is "$(fetch "$P" home "$V4/index.html")" "http:200:private page" "window: a trusted source reaches nginx"
+tap_is "$(world_tcp_probe "$P" ca "$WORLD_SRV4" "$PORT")" timeout \
+	"the responder's own port stays closed to the world"
+tap_like "$(srvnft list chain inet filter input)" \
+	"ct original proto-dst 80 ct state != invalid counter packets [1-9][0-9]* .*comment \"acmegate: http-01 until" \
+	"the window's opener let the redirected connections in by their original port"
+tap_is "$(world_lines)" 0 "window: nothing from the world reached nginx"
+
+# -- a moved deadline: a new responder takes over without a gap, the old one goes
+gate "$P" open --lease r1 --mode responder --ttl 120 >/dev/null 2>&1
+pid2=$(awk '{ print $1 }' "$state/responder.pid" 2>/dev/null)
+tap_like "$pid2" "^[0-9]+$" "reopening records a responder"
+tap_unlike "$pid2" "^$pid1$" "reopening with a later deadline starts a new responder"
+tap_is "$(fetch "$P" ca "$V4$CH")" "http:200:$TOKEN.keyauth" "the new responder answers"
+world_wait_for 8 "the old responder to stop" bash -c "! kill -0 $pid1"
+tap_is "$(kill -0 "$pid1" 2>/dev/null && echo alive || echo gone)" gone "the old responder stopped"
+
+# -- close: the responder stops, the ruleset is what it was
+out=$(gate "$P" close --lease r1 2>&1); rc=$?
+tap_is "$rc" 0 "close succeeds"
+tap_like "$out" "connections redirected to the responder" "close reports the redirected connections"
+tap_is "$(ruleset "$P")" "$before" "after close the ruleset is byte-identical to before open"
+world_wait_for 8 "the responder to stop" bash -c "! kill -0 $pid2"
+tap_is "$(kill -0 "$pid2" 2>/dev/null && echo alive || echo gone)" gone "close stops the responder"
+tap_is "$(fetch "$P" ca "$V4$CH")" timeout "after close the geoblock drops the CA again"
+
+# -- token-exact: the responder serves only the tokens the leases named
+gate "$P" open --lease t --mode responder --token "$TOKEN" >/dev/null 2>&1
+tap_is "$(cat "$state/tokens" 2>/dev/null)" "$TOKEN" "a token-exact window lists its token"
+tap_is "$(fetch "$P" ca "$V4$CH")" "http:200:$TOKEN.keyauth" "the named token answers"
+tap_is "$(fetch "$P" ca "$V4/.well-known/acme-challenge/${TOKEN:0:42}B")" "http:404:not found" \
+	"a token with a file but not named is refused"
+pid3=$(awk '{ print $1 }' "$state/responder.pid" 2>/dev/null)
+gate "$P" close --lease t --token "$TOKEN" >/dev/null 2>&1
+tap_is "$(ruleset "$P")" "$before" "closing the last token restores the ruleset"
+world_wait_for 8 "the responder to stop" bash -c "! kill -0 ${pid3:-0}"
+tap_is "$(kill -0 "${pid3:-0}" 2>/dev/null && echo alive || echo gone)" gone "and stops the responder"
+
+# -- relay (no responder_webroot): the local nginx answers through one exact request
+gate_conf "$P" ttl=60 http01_mode=responder >/dev/null
+n=$(local_lines)
+gate "$P" open --lease rel >/dev/null 2>&1
+tap_is "$(fetch "$P" ca "$V6$CH")" "http:200:$TOKEN.keyauth" "window relay: the challenge answers"
+tap_is "$(($(local_lines) - n))" 1 "window relay: nginx saw the one relayed request"
+gate "$P" close --lease rel >/dev/null 2>&1
+
+# -- the deadline: kernel and responder both end the window without close
+gate "$P" open --lease short --ttl 3 >/dev/null 2>&1
+pid4=$(awk '{ print $1 }' "$state/responder.pid" 2>/dev/null)
+tap_is "$(fetch "$P" ca "$V4$CH")" "http:200:$TOKEN.keyauth" "a 3 s window answers"
+sleep 4
+world_wait_for 4 "the responder to stop" bash -c "! kill -0 ${pid4:-0}"
+tap_is "$(kill -0 "${pid4:-0}" 2>/dev/null && echo alive || echo gone)" gone \
+	"at the deadline the responder has stopped by itself"
+tap_is "$(fetch "$P" ca "$V4$CH")" timeout "and the kernel closed the window"
+gate "$P" sweep >/dev/null 2>&1
+tap_is "$(ruleset "$P")" "$before" "sweep restores the ruleset"
 exit $((TAP_FAILED > 0))
