@@ -243,6 +243,18 @@ static void stop(const struct conf *c, const struct running *cur)
 	unlink(path);
 }
 
+int responder_running(const struct conf *c, int *ret_pid, unsigned *ret_port, time_t *ret_until)
+{
+	struct running cur;
+
+	if (pid_read(c, &cur) < 0 || !is_ours(c, cur.pid))
+		return -ENOENT;
+	*ret_pid = (int)cur.pid;
+	*ret_port = cur.port;
+	*ret_until = (time_t)cur.until;
+	return 0;
+}
+
 int responder_sync(const struct conf *c, time_t until, struct err *e)
 {
 	struct running cur = { 0 }, next = { .until = until, .port = c->responder_port };

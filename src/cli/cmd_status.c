@@ -7,10 +7,12 @@
 #include <time.h>
 #include "cli.h"
 #include "nft.h"
+#include "responder_proc.h"
 #include "rules.h"
 #include "state.h"
 
 struct view {
+	const struct conf *conf;
 	struct state st;
 	struct ruleset rs;
 	time_t now;
@@ -23,6 +25,7 @@ static int load_view(const struct conf *c, struct view *v, struct err *e)
 	int lock, r;
 
 	memset(v, 0, sizeof(*v));
+	v->conf = c;
 	v->now = time(NULL);
 	lock = state_lock(c->state_dir, 30, e);
 	if (lock < 0)
@@ -95,6 +98,20 @@ static void print_rules(const struct view *v)
 	}
 }
 
+static void print_responder(const struct view *v)
+{
+	char when[32];
+	time_t until;
+	unsigned port;
+	int pid;
+
+	if (responder_running(v->conf, &pid, &port, &until) < 0)
+		return;
+	fmt_time(when, sizeof(when), until);
+	printf("  responder pid %d on port %u until %s (log: %s/responder.log)\n", pid, port, when,
+	       v->conf->state_dir);
+}
+
 static void print_text(const struct view *v)
 {
 	time_t last = 0;
@@ -110,6 +127,7 @@ static void print_text(const struct view *v)
 	else
 		printf("window: closed\n");
 	print_leases(v);
+	print_responder(v);
 	print_rules(v);
 	if (v->st.packets[KIND_PATH_ACCEPT] || v->st.packets[KIND_OPEN_HTTP01])
 		printf("  earlier rules of this window: %llu packets to tcp/80, %llu challenge requests\n",

@@ -16,7 +16,7 @@ webroot=$(gate_webroot "$P")
 chmod -R a+rX "$webroot"   # as a real webroot: the responder reads it as nobody
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 dir=$(world_dir "$P")
-tap_plan 69
+tap_plan 70
 
 PORT=8402
 CH="/.well-known/acme-challenge/$TOKEN"
@@ -153,6 +153,7 @@ tap_is "$(srvnft list table inet acmegate | grep -c 'chain ')" 2 \
 pid1=$(awk '{ print $1 }' "$state/responder.pid" 2>/dev/null)
 tap_is "$(ps -o user=,args= -p "${pid1:-0}" | awk '{ print $1, $3 }')" "nobody responder" \
 	"the window started the responder, running as nobody"
+tap_like "$(gate "$P" status)" "responder pid $pid1 on port $PORT until" "status names the running responder"
 tap_is "$(fetch "$P" ca "$V4$CH")" "http:200:$TOKEN.keyauth" "window: the challenge answers over IPv4"
 tap_is "$(fetch "$P" ca "$V6$CH")" "http:200:$TOKEN.keyauth" "window: the challenge answers over IPv6"
 tap_is "$(fetch "$P" ca "$V4/index.html")" "http:404:not found" "window: another path is refused"
