@@ -16,7 +16,7 @@ webroot=$(gate_webroot "$P")
 chmod -R a+rX "$webroot"   # as a real webroot: the responder reads it as nobody
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 dir=$(world_dir "$P")
-tap_plan 70
+tap_plan 75
 
 PORT=8402
 CH="/.well-known/acme-challenge/$TOKEN"
@@ -196,6 +196,26 @@ gate "$P" close --lease t --token "$TOKEN" >/dev/null 2>&1
 tap_is "$(ruleset "$P")" "$before" "closing the last token restores the ruleset"
 world_wait_for 8 "the responder to stop" bash -c "! kill -0 ${pid3:-0}"
 tap_is "$(kill -0 "${pid3:-0}" 2>/dev/null && echo alive || echo gone)" gone "and stops the responder"
+
+# -- a killed responder comes back with the next open
+gate "$P" open --lease k --mode responder >/dev/null 2>&1
+pid5=$(awk '{ print $1 }' "$state/responder.pid" 2>/dev/null)
+kill -KILL "${pid5:-0}"
+world_wait_for 4 "the responder to die" bash -c "! kill -0 ${pid5:-0}"
+tap_is "$(fetch "$P" ca "$V4$CH")" refused "a killed responder: the world's requests are refused, not passed to nginx"
+gate "$P" open --lease k --mode responder >/dev/null 2>&1
+tap_is "$(fetch "$P" ca "$V4$CH")" "http:200:$TOKEN.keyauth" "the next open starts it again"
+
+# -- our table deleted: without the redirect the openers would pass the world to nginx, so
+# sweep closes the http-01 window and stops the responder
+pid6=$(awk '{ print $1 }' "$state/responder.pid" 2>/dev/null)
+srvnft delete table inet acmegate
+gate "$P" sweep >/dev/null 2>&1
+tap_is "$(fetch "$P" ca "$V4/index.html")" timeout "sweep closes the window when the redirect is gone"
+world_wait_for 8 "the responder to stop" bash -c "! kill -0 ${pid6:-0}"
+tap_is "$(kill -0 "${pid6:-0}" 2>/dev/null && echo alive || echo gone)" gone "and stops the responder"
+gate "$P" close --lease k >/dev/null 2>&1
+tap_is "$(ruleset "$P")" "$before" "close afterwards leaves the ruleset as it was"
 
 # -- relay (no responder_webroot): the local nginx answers through one exact request
 gate_conf "$P" ttl=60 http01_mode=responder >/dev/null
