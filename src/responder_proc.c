@@ -82,10 +82,15 @@ static bool is_ours(const struct conf *c, pid_t pid)
 		return false;
 	buf[n] = '\0';
 	state_path(tokens, sizeof(tokens), c, "tokens");
-	/* NUL-separated arguments: argv[0], then "responder", later the tokens path */
-	for (const char *a = buf + strlen(buf) + 1, *prev = ""; a < buf + n; prev = a, a += strlen(a) + 1) {
-		responder |= a == buf + strlen(buf) + 1 && !strcmp(a, "responder");
-		dir |= !strcmp(prev, "--tokens") && !strcmp(a, tokens);
+	/* NUL-separated arguments: argv[1] is "responder", and "--tokens" names our state dir */
+	const char *prev = "";
+	int i = 0;
+
+	for (const char *a = buf; a < buf + n; prev = a, a += strlen(a) + 1, i++) {
+		if (i == 1)
+			responder = !strcmp(a, "responder");
+		if (!strcmp(prev, "--tokens") && !strcmp(a, tokens))
+			dir = true;
 	}
 	return responder && dir;
 }

@@ -42,6 +42,8 @@ static int parse_until(const char *s, time_t *ret)
 	return 0;
 }
 
+#define bad(cmd, ...) (cli_usage_error((cmd), __VA_ARGS__), EXIT_USAGE)
+
 /* 0, or an exit code. */
 static int parse(int argc, char **argv, struct responder_opts *o)
 {
@@ -66,12 +68,12 @@ static int parse(int argc, char **argv, struct responder_opts *o)
 		switch (c) {
 		case 'p':
 			if (parse_uint(optarg, 1, 65535, &o->port) < 0)
-				return cli_usage_error(cmd, "--port: '%s' is not a port (1-65535)", optarg), EXIT_USAGE;
+				return bad(cmd, "--port: '%s' is not a port (1-65535)", optarg);
 			break;
 		case 'u':
 			if (parse_until(optarg, &o->until) < 0)
-				return cli_usage_error(cmd, "--until: '%s' is not a time within the next day "
-						       "(seconds since the epoch)", optarg), EXIT_USAGE;
+				return bad(cmd, "--until: '%s' is not a time within the next day "
+						       "(seconds since the epoch)", optarg);
 			break;
 		case 'w': o->webroot = optarg; break;
 		case 'r': o->relay = optarg; break;
@@ -79,11 +81,11 @@ static int parse(int argc, char **argv, struct responder_opts *o)
 		case 'U': o->user = optarg; break;
 		case 'n':
 			if (parse_uint(optarg, 1, 128, &o->token_len) < 0)
-				return cli_usage_error(cmd, "--token-length: '%s' is not 1-128", optarg), EXIT_USAGE;
+				return bad(cmd, "--token-length: '%s' is not 1-128", optarg);
 			break;
 		case 'R':  /* internal: the window's pipe, see responder_proc.c */
 			if (parse_uint(optarg, 3, 1023, &fd) < 0 || fcntl((int)fd, F_GETFD) < 0)
-				return cli_usage_error(cmd, "--ready-fd: '%s' is not an open descriptor", optarg), EXIT_USAGE;
+				return bad(cmd, "--ready-fd: '%s' is not an open descriptor", optarg);
 			o->ready_fd = (int)fd;
 			break;
 		case 'h': usage(stdout); return -1;
@@ -91,15 +93,15 @@ static int parse(int argc, char **argv, struct responder_opts *o)
 		}
 	}
 	if (optind != argc)
-		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]), EXIT_USAGE;
+		return bad(cmd, "unexpected argument '%s'", argv[optind]);
 	if (!o->port || !o->until)
-		return cli_usage_error(cmd, "--port and --until are required"), EXIT_USAGE;
+		return bad(cmd, "--port and --until are required");
 	if (o->webroot && o->relay)
-		return cli_usage_error(cmd, "--webroot and --relay exclude each other"), EXIT_USAGE;
+		return bad(cmd, "--webroot and --relay exclude each other");
 	if (!o->webroot && !o->relay)
 		o->relay = RESPONDER_RELAY_DEFAULT;
 	if (o->relay && !responder_relay_valid(o->relay))
-		return cli_usage_error(cmd, "--relay: '%s' is not http://HOST[:PORT]", o->relay), EXIT_USAGE;
+		return bad(cmd, "--relay: '%s' is not http://HOST[:PORT]", o->relay);
 	return 0;
 }
 

@@ -248,8 +248,9 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 		report_opened(&rep, a.lease, a.services, a.mode, now + a.ttl, a.ttl);
 		if (rep.exact)
 			log_info("http-01 is token-exact: only the %zu challenge token%s the leases named "
-				 "pass%s the path gate", s.st.ntokens, s.st.ntokens == 1 ? "" : "s",
-				 s.st.ntokens == 1 ? "es" : "");
+				 "pass%s the %s", s.st.ntokens, s.st.ntokens == 1 ? "" : "s",
+				 s.st.ntokens == 1 ? "es" : "",
+				 rep.mode == HTTP01_RESPONDER ? "responder" : "path gate");
 	}
 	session_end(&s);
 	return r;
