@@ -327,7 +327,10 @@ static int run_hops(struct probe_ctx *c, const struct sockaddr_storage *dst, jso
 		if (err < 0)
 			break;
 		if (!cls && is_redirect(cur->status) && *cur->location) {
-			snprintf(w->seen[i], URL_MAX, "%s", cur->url);
+			size_t n = strnlen(cur->url, URL_MAX - 1);
+
+			memcpy(w->seen[i], cur->url, n);  /* both live in *w: no snprintf */
+			w->seen[i][n] = '\0';
 			cls = follow(cur, next, w->seen, i, out);
 			if ((err = add_hop(hops, cur, cls)) < 0 || cls)
 				break;
