@@ -71,6 +71,27 @@ int content_allowed(struct responder *r, const char *token, struct err *e)
 	return ret;
 }
 
+/* Kernels before 5.6 lack openat2: one component at a time, none of them a symlink. The path
+ * is ours (the prefix and a base64url token), so it holds no "..". */
+static int open_walk(int dirfd, const char *path)
+{
+	char buf[256], *save = NULL, *part, *next;
+	int fd = dirfd, nfd;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (part = strtok_r(buf, "/", &save); part; part = next) {
+		next = strtok_r(NULL, "/", &save);
+		nfd = openat(fd, part, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+			     (next ? O_DIRECTORY : 0));
+		if (fd != dirfd)
+			close(fd);
+		if (nfd < 0)
+			return -errno;
+		fd = nfd;
+	}
+	return fd == dirfd ? -EINVAL : fd;
+}
+
 /* openat2 with RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS: neither a symlinked file nor a symlinked
  * .well-known leads out of the webroot, and ".." cannot either. */
 static int open_beneath(int dirfd, const char *path)
@@ -81,6 +102,8 @@ static int open_beneath(int dirfd, const char *path)
 	};
 	long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 
+	if (fd < 0 && errno == ENOSYS)
+		return open_walk(dirfd, path);
 	return fd < 0 ? -errno : (int)fd;
 }
 
