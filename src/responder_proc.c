@@ -227,6 +227,11 @@ static int start(const struct conf *c, time_t until, pid_t *ret_pid, struct err 
 	if (fd < 0) {
 		r = err_set(e, -errno, "responder: %s: %s", log, strerror(errno));
 	} else {
+		/* a window starts where a flooded one left off: begin a fresh log then */
+		struct stat s;
+
+		if (fstat(fd, &s) == 0 && s.st_size > RESPONDER_LOG_MAX)
+			r = ftruncate(fd, 0);  /* failing that, the responder still stops at the limit */
 		r = spawn(a, fd, ret_pid);
 		close(fd);
 		if (r < 0)

@@ -20,6 +20,7 @@
 #define RESPONDER_IDLE_S 3         /* libmicrohttpd's idle timeout */
 #define RESPONDER_REQUEST_S 5      /* a whole connection, however it trickles its bytes */
 #define RESPONDER_RELAY_MS 3000    /* the local web server's whole answer */
+#define RESPONDER_LOG_MAX (4L << 20)  /* a flood of requests must not fill /run with log lines */
 #define TOKEN_LEN_DEFAULT 43
 #define RESPONDER_RELAY_DEFAULT "http://127.0.0.1:80"
 

@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <microhttpd.h>
 #include "responder/responder.h"
 
 static atomic_bool serving;
+static atomic_bool log_full;
 
 /* One connection, from accept to close. */
 struct conn {
@@ -45,8 +47,17 @@ int64_t responder_now_ms(void)
 void responder_log(const char *fmt, ...)
 {
 	char line[512];
+	struct stat s;
 	va_list ap;
 
+	if (atomic_load(&log_full))
+		return;
+	if (fstat(STDERR_FILENO, &s) == 0 && S_ISREG(s.st_mode) && s.st_size > RESPONDER_LOG_MAX) {
+		if (!atomic_exchange(&log_full, true))
+			fprintf(stderr, "acmegate responder: the log passed %ld bytes: no more lines "
+				"from this responder\n", RESPONDER_LOG_MAX);
+		return;
+	}
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
