@@ -392,10 +392,12 @@ static int plan_tally(struct plan *p, const struct conf *c, unsigned svcs, const
 						w->deadline[s], comment), "inserting a tally rule"), &rec);
 	}
 	/* redirected connections arrive at the responder's port, not at 80 */
-	if (r == 0 && (svcs & SVC_HTTP01) && w->mode == HTTP01_RESPONDER)
+	if (r == 0 && (svcs & SVC_HTTP01) && w->mode == HTTP01_RESPONDER) {
+		gate_comment(comment, sizeof(comment), svc_name(SVC_HTTP01), w->deadline[0]);
 		r = plan_record(p, nft_batch_insert_rule(p->b, rule_tally(&(struct opening){
 					IPPROTO_TCP, (uint16_t)c->responder_port }, w->deadline[0],
 					comment), "inserting a tally rule"), &rec);
+	}
 	return r;
 }
 
