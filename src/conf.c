@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <linux/netfilter.h>
 #include <ini.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,6 +341,20 @@ static int handler(void *user, const char *section, const char *key, const char 
 	return ok;
 }
 
+/* The responder switches to responder_user after binding: it must exist and not be root. */
+static int conf_validate_responder(const struct conf *c, struct err *e)
+{
+	struct passwd *pw = getpwnam(c->responder_user);
+
+	if (!pw)
+		return err_set(e, -EINVAL, "%s: responder_user '%s' does not exist; create it or use "
+			       "nobody", c->path, c->responder_user);
+	if (pw->pw_uid == 0 || pw->pw_gid == 0)
+		return err_set(e, -EINVAL, "%s: responder_user '%s' is root; the responder must not run "
+			       "as root once it has bound its port", c->path, c->responder_user);
+	return 0;
+}
+
 static int conf_validate(const struct conf *c, struct err *e)
 {
 	if (c->ttl > c->max_ttl)
@@ -347,6 +362,8 @@ static int conf_validate(const struct conf *c, struct err *e)
 	if (c->responder_webroot[0] && c->responder_relay[0])
 		return err_set(e, -EINVAL, "%s: responder_webroot and responder_relay exclude each other: "
 			       "the responder serves files or relays, not both", c->path);
+	if (c->http01_mode == HTTP01_RESPONDER && conf_validate_responder(c, e) < 0)
+		return -EINVAL;
 	return conf_validate_check(c, e);
 }
 

@@ -142,6 +142,11 @@ static void test_responder(void **state)
 	assert_int_equal(load("[gate]\nresponder_webroot = /srv\nresponder_relay = http://127.0.0.1\n",
 			      &c, &e), -EINVAL);
 	assert_non_null(strstr(e.msg, "exclude each other"));
+	assert_int_equal(load("[gate]\nhttp01_mode = responder\nresponder_user = root\n", &c, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "is root"));
+	assert_int_equal(load("[gate]\nhttp01_mode = responder\nresponder_user = no-such-user-x\n",
+			      &c, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "does not exist"));
 }
 
 static void test_not_a_file(void **state)
