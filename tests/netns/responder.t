@@ -16,7 +16,7 @@ webroot=$(gate_webroot "$P")
 chmod -R a+rX "$webroot"   # as a real webroot: the responder reads it as nobody
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 dir=$(world_dir "$P")
-tap_plan 75
+tap_plan 81
 
 PORT=8402
 CH="/.well-known/acme-challenge/$TOKEN"
@@ -126,6 +126,27 @@ fetch "$P" ca "$V4/.well-known/acme-challenge/../index.html" >/dev/null
 tap_is "$(($(local_lines) - before))" 4 \
 	"relay: nginx saw only the valid challenge requests (3, and the first of the pipelined pair)"
 tap_is "$(world_lines)" 0 "relay: nothing from the world reached nginx directly"
+
+# -- relay to another backend: the client's Host goes along; only a 200 of at most 4 KiB is passed on
+world_spawn "$P" srv backend python3 "$here/../lib/relay_backend.py" 8081 "$dir/backend-requests.log"
+world_wait_for 5 "the relay backend" world_exec "$P" srv curl -s -o /dev/null http://127.0.0.1:8081/
+responder relay2 --port 8403 --until $(($(date +%s) + 60)) --relay http://127.0.0.1:8081
+raw8403() { world_exec "$P" srv python3 "$here/../lib/raw_http.py" 127.0.0.1 8403 "$@"; }
+tap_like "$(world_exec "$P" srv curl -s -m 4 -H "Host: www.example.test" "http://127.0.0.1:8403$CH")" \
+	"^host=www.example.test$" "relay: the client's Host header is passed on"
+tap_is "$(world_exec "$P" srv curl -s -o /dev/null -w '%{http_code}' -m 4 \
+	"http://127.0.0.1:8403/.well-known/acme-challenge/${TOKEN:0:40}301")" 404 \
+	"relay: a redirect from the web server becomes a 404"
+tap_is "$(world_exec "$P" srv curl -s -o /dev/null -w '%{http_code}' -m 4 \
+	"http://127.0.0.1:8403/.well-known/acme-challenge/${TOKEN:0:40}BIG")" 404 \
+	"relay: an answer larger than 4 KiB becomes a 404"
+tap_is "$(raw8403 send "GET $CH HTTP/1.1\r\nHost: a b\r\n\r\n")" "statuses:404" \
+	"relay: a Host header with a space is not passed on"
+tap_is "$(grep -c . "$dir/backend-requests.log")" 4 \
+	"relay: the backend saw only the three valid requests (and the readiness probe)"
+tap_like "$(grep acme-challenge "$dir/backend-requests.log" | awk '{ print $1 }' | sort -u)" "^GET$" \
+	"relay: the backend was only asked GET"
+responder_stop relay2
 
 # -- the deadline
 world_wait_for 8 "the relay responder to stop" grep -q "stopped on" "$dir/relay.log"
