@@ -234,7 +234,7 @@ static int parse_count(struct state *st, char *rest)
 
 static int parse_line(struct state *st, char *line)
 {
-	long long t;
+	long long t, until = 0;
 
 	line[strcspn(line, "\n")] = '\0';
 	if (!strncmp(line, "lease\t", 6))
@@ -245,9 +245,11 @@ static int parse_line(struct state *st, char *line)
 		return parse_count(st, line + 6);
 	if (!strncmp(line, "token\t", 6))
 		return parse_token(st, line + 6);
-	if (sscanf(line, "window\t%lld", &t) == 1 && t >= 0) {
+	if (sscanf(line, "window\t%lld\t%lld", &t, &until) >= 1 && t >= 0 && until >= 0 &&
+	    until < (1LL << 40)) {
 		/* files from before milliseconds held seconds */
 		st->window_opened_ms = t < 100000000000LL ? t * 1000 : t;
+		st->window_until = (time_t)until;
 		return 0;
 	}
 	return -EBADMSG;
@@ -283,7 +285,8 @@ static void write_state(FILE *f, const struct state *st)
 {
 	fprintf(f, STATE_MAGIC "\n");
 	if (st->window_opened_ms)
-		fprintf(f, "window\t%lld\n", (long long)st->window_opened_ms);
+		fprintf(f, "window\t%lld\t%lld\n", (long long)st->window_opened_ms,
+			(long long)st->window_until);
 	for (size_t i = 0; i < st->nleases; i++) {
 		const struct lease *l = &st->leases[i];
 

@@ -45,6 +45,9 @@ struct state {
 	struct token_rec *tokens;
 	size_t ntokens, cap_tokens;
 	int64_t window_opened_ms;  /* when the current window first opened (ms since the epoch); 0 if closed */
+	time_t window_until;       /* its latest deadline while open */
+	bool reclaim;  /* not saved: close --all may delete a table inet acmegate of ours that the
+			* state does not record (state file lost or damaged) */
 };
 
 /* Takes the exclusive lock (waiting up to timeout_s); returns an fd to pass to state_unlock. */

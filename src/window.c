@@ -238,7 +238,7 @@ static int check_gate_table(const struct ruleset *rs, const struct state *st, st
 {
 	struct gate_view g = gate_view(rs, st);
 
-	if (rs->gate_table && !g.present)
+	if (rs->gate_table && !g.present && !st->reclaim)
 		return err_set(e, -EEXIST, "table inet " GATE_TABLE " exists, but holds none of the rules "
 			       "acmegate's state records (another program's, emptied, or left by a crash): "
 			       "look at it with 'nft list table inet " GATE_TABLE "' and delete it if it "
@@ -353,7 +353,9 @@ static int plan_drop_gate_table(struct plan *p, const struct ruleset *rs, const 
 {
 	struct gate_view g = gate_view(rs, st);
 
-	if (!rs->gate_table || !g.present)  /* not ours (any more): left alone */
+	/* not ours (any more): left alone, unless close --all reclaims it (check_gate_table saw
+	 * only our chains and rules in it) */
+	if (!rs->gate_table || (!g.present && !st->reclaim))
 		return 0;
 	int r = nft_batch_add_table(p->b, gate_table(), "preparing table inet " GATE_TABLE);
 
@@ -626,6 +628,7 @@ static int plan_build(struct plan *p, struct ruleset *rs, const struct conf *c,
 	if ((rep->services & SVC_HTTP01) && w.deadline[0] && w.mode == HTTP01_RESPONDER)
 		r = plan_responder(p, c, w.deadline[0]);
 	rep->exact = (rep->services & SVC_HTTP01) && w.mode != HTTP01_PORT && w.exact;
+	rep->ntokens = w.ntokens;
 	return r;
 }
 
@@ -705,8 +708,15 @@ static void window_totals(struct state *st, struct window_report *rep)
 
 	if (rep->deadline && !st->window_opened_ms)
 		st->window_opened_ms = t;
-	if (rep->deadline)
+	if (rep->deadline) {
+		st->window_until = rep->deadline;
 		return;
+	}
+	/* a window the kernel closed at its deadline was open until then, not until the sweep */
+	if (st->window_until && st->window_until * (int64_t)1000 < t)
+		t = st->window_until * (int64_t)1000;
+	if (st->window_opened_ms && t < st->window_opened_ms)
+		t = st->window_opened_ms;
 	if (st->window_opened_ms) {
 		rep->opened_ms = st->window_opened_ms;
 		rep->closed_ms = t;
@@ -716,6 +726,7 @@ static void window_totals(struct state *st, struct window_report *rep)
 	memset(st->packets, 0, sizeof(st->packets));
 	memset(st->bytes, 0, sizeof(st->bytes));
 	st->window_opened_ms = 0;
+	st->window_until = 0;
 }
 
 /* A damaged or edited state file must not stretch a window past what the config allows. */

@@ -27,6 +27,7 @@ struct window_report {
 	int exposure_error;     /* writing the exposure log failed (negative errno) */
 	char responder_error[300];  /* http01_mode = responder: why it is not serving */
 	bool exact;             /* the path gate passes only the leases' tokens */
+	size_t ntokens;         /* distinct tokens the leases named */
 	size_t ct_forgotten;    /* connections to closed ports removed from conntrack */
 	char ct_error[256];     /* why that failed, if it did */
 	uint64_t packets[KIND_COUNT];  /* when it closed fully: what passed, per rule kind */

@@ -57,6 +57,8 @@ static void print_leases(const struct view *v)
 		long long left = (long long)(l->deadline - v->now);
 
 		svc_list(svcs, sizeof(svcs), l->services);
+		if (l->services & SVC_HTTP01)
+			snprintf(svcs + strlen(svcs), sizeof(svcs) - strlen(svcs), " (%s)", mode_name(l->mode));
 		fmt_time(when, sizeof(when), l->deadline);
 		if (left > 0)
 			printf("  lease %-20s %-24s until %s (%lld s left)\n", l->name, svcs, when, left);

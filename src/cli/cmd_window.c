@@ -146,6 +146,7 @@ static void report_opened(const struct window_report *rep, const char *lease, un
 static void open_usage(FILE *f)
 {
 	fprintf(f, "Usage: acmegate open [--lease NAME] [--ttl SECONDS] [--challenge TYPE]... [--mode MODE]\n"
+		"                     [--token TOKEN]...\n"
 		"  --lease NAME       the caller's claim on the window (default '" DEFAULT_LEASE "')\n"
 		"  --ttl SECONDS      the kernel closes the window by itself after this (default: ttl)\n"
 		"  --challenge TYPE   http-01, tls-alpn-01 or dns; repeatable (default: challenges)\n"
@@ -246,10 +247,13 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 	} else {
 		report_warnings(&rep);
 		report_opened(&rep, a.lease, a.services, a.mode, now + a.ttl, a.ttl);
+		if (s.st.ntokens && (rep.services & SVC_HTTP01) && rep.mode == HTTP01_PORT)
+			log_warn("http-01 is open in port mode (a lease asked for it): the whole of "
+				 "port 80 is open and the leases' tokens are not enforced");
 		if (rep.exact)
 			log_info("http-01 is token-exact: only the %zu challenge token%s the leases named "
-				 "pass%s the %s", s.st.ntokens, s.st.ntokens == 1 ? "" : "s",
-				 s.st.ntokens == 1 ? "es" : "",
+				 "pass%s the %s", rep.ntokens, rep.ntokens == 1 ? "" : "s",
+				 rep.ntokens == 1 ? "es" : "",
 				 rep.mode == HTTP01_RESPONDER ? "responder" : "path gate");
 	}
 	session_end(&s);
@@ -262,7 +266,7 @@ static void report_closed(const struct window_report *rep, const char *what)
 
 	if (rep->deadline) {
 		fmt_time(when, sizeof(when), rep->deadline);
-		log_info("%s; the window stays open for other leases until %s", what, when);
+		log_info("%s; the window stays open until %s", what, when);
 		return;
 	}
 	if (rep->leases_left && rep->vanished) {
@@ -374,6 +378,7 @@ int cmd_close(struct cli *cli, int argc, char **argv)
 			snprintf(what, sizeof(what), "closed all leases (%zu)", s.st.nleases);
 			s.st.nleases = 0;
 			s.st.ntokens = 0;
+			s.st.reclaim = true;
 		} else if (a.ntokens) {
 			close_tokens(&s.st, &a, what, sizeof(what));
 		} else if (window_lease_close(&s.st, lease) == 0) {
