@@ -31,18 +31,21 @@ else
 Q := @
 endif
 
-LIB_SRC := src/log.c src/array.c src/conf.c src/conf_check.c src/rules.c src/ruleset.c src/nft.c src/ct.c src/state.c src/window.c \
+LIB_SRC := src/log.c src/array.c src/conf.c src/conf_check.c src/rules.c src/rules_nat.c src/responder/target.c src/responder_proc.c src/ruleset.c src/nft.c src/ct.c src/state.c src/window.c \
 	src/sig.c $(wildcard src/probe/*.c) $(wildcard src/check/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 AGENT_SRC := $(wildcard src/agent/*.c)
+# the responder runs inside the acmegate binary, and drops root the way the agent does
+RESP_SRC := $(filter-out src/responder/target.c,$(wildcard src/responder/*.c)) src/agent/privdrop.c
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(B)/%.o)
 AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
+RESP_OBJ := $(RESP_SRC:%.c=$(B)/%.o)
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 
 all: $(B)/acmegate $(B)/acmegate-agent
 
-$(B)/acmegate: $(CLI_OBJ) $(B)/libacmegate.a
+$(B)/acmegate: $(CLI_OBJ) $(RESP_OBJ) $(B)/libacmegate.a
 	@echo "  LD      $@"
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(LDLIBS)
 
@@ -103,6 +106,12 @@ install: $(B)/acmegate $(B)/acmegate-agent
 	install -D -m 0644 man/acmegate-agent.8 $(DESTDIR)$(MANDIR)/man8/acmegate-agent.8
 	install -D -m 0644 man/acmegate.8 $(DESTDIR)$(MANDIR)/man8/acmegate.8
 	install -D -m 0644 man/acmegate.conf.5 $(DESTDIR)$(MANDIR)/man5/acmegate.conf.5
+	install -D -m 0755 hooks/certbot/manual-auth $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/manual-auth
+	install -D -m 0755 hooks/certbot/manual-cleanup $(DESTDIR)$(LIBEXECDIR)/hooks/certbot/manual-cleanup
+	install -D -m 0755 hooks/acme.sh/pre $(DESTDIR)$(LIBEXECDIR)/hooks/acme.sh/pre
+	install -D -m 0755 hooks/acme.sh/post $(DESTDIR)$(LIBEXECDIR)/hooks/acme.sh/post
+	sed 's|/usr/sbin/acmegate|$(SBINDIR)/acmegate|' conf/sudoers.acmegate \
+		>$(DESTDIR)$(SYSCONFDIR)/acmegate/sudoers.acmegate.example
 
 # Puts the certbot hooks where certbot renew runs them.
 install-certbot-hooks:

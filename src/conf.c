@@ -6,12 +6,14 @@
 #include <unistd.h>
 #include <linux/netfilter.h>
 #include <ini.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include "conf.h"
 #include "conf_internal.h"
+#include "responder/responder.h"   /* responder_relay_valid() */
 
 #define TOKEN_LEN_MIN 22   /* 128 bits of entropy, RFC 8555 section 8.1 */
 #define TOKEN_LEN_MAX 54   /* one rule holds at most 128 expressions */
@@ -35,6 +37,8 @@ void conf_defaults(struct conf *c)
 	c->token_length = 43;
 	c->forward = false;
 	snprintf(c->state_dir, sizeof(c->state_dir), "/run/acmegate");
+	c->responder_port = 8402;
+	snprintf(c->responder_user, sizeof(c->responder_user), "nobody");
 	c->check.timeout = 60;
 	snprintf(c->check.webroot, sizeof(c->check.webroot), "/var/www/html");
 }
@@ -124,6 +128,8 @@ int mode_from_name(const char *name, enum http01_mode *ret_mode)
 		*ret_mode = HTTP01_PATH;
 	else if (strcmp(name, "port") == 0)
 		*ret_mode = HTTP01_PORT;
+	else if (strcmp(name, "responder") == 0)
+		*ret_mode = HTTP01_RESPONDER;
 	else
 		return -EINVAL;
 	return 0;
@@ -131,7 +137,7 @@ int mode_from_name(const char *name, enum http01_mode *ret_mode)
 
 const char *mode_name(enum http01_mode m)
 {
-	return m == HTTP01_PORT ? "port" : "path";
+	return m == HTTP01_PORT ? "port" : m == HTTP01_RESPONDER ? "responder" : "path";
 }
 
 static int parse_bool(const char *s, bool *ret)
@@ -207,6 +213,45 @@ static int parse_trusted(struct parse_ctx *p, const char *value)
 	return 1;
 }
 
+/* A user name as useradd takes it: the responder switches to it after binding. */
+static bool user_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n > 0 && n < 33 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n &&
+	       s[0] != '-';
+}
+
+static int set_responder_key(struct parse_ctx *p, const char *key, const char *value)
+{
+	struct conf *c = p->conf;
+
+	/* 80 itself would redirect the world onto the web server's own port */
+	if (!strcmp(key, "responder_port"))
+		return parse_uint(value, 1, 65535, &c->responder_port) || c->responder_port == 80 ?
+			bad(p, key, value, "a port from 1 to 65535 other than 80") : 1;
+	if (!strcmp(key, "responder_webroot")) {
+		if (value[0] && (value[0] != '/' || strlen(value) >= sizeof(c->responder_webroot)))
+			return bad(p, key, value, "an absolute path (or nothing, to relay)");
+		snprintf(c->responder_webroot, sizeof(c->responder_webroot), "%s", value);
+		return 1;
+	}
+	if (!strcmp(key, "responder_relay")) {
+		if (value[0] && (strlen(value) >= sizeof(c->responder_relay) ||
+				 !responder_relay_valid(value)))
+			return bad(p, key, value, "http://HOST[:PORT] of the local web server, no path");
+		snprintf(c->responder_relay, sizeof(c->responder_relay), "%s", value);
+		return 1;
+	}
+	if (!strcmp(key, "responder_user")) {
+		if (!user_name_valid(value))
+			return bad(p, key, value, "a user name (lower-case letters, digits, _ and -)");
+		snprintf(c->responder_user, sizeof(c->responder_user), "%s", value);
+		return 1;
+	}
+	return 0;
+}
+
 static int set_gate_key(struct parse_ctx *p, const char *key, const char *value)
 {
 	struct conf *c = p->conf;
@@ -220,7 +265,8 @@ static int set_gate_key(struct parse_ctx *p, const char *key, const char *value)
 		return parse_uint(value, TOKEN_LEN_MIN, TOKEN_LEN_MAX, &c->token_length) ?
 			bad(p, key, value, "a number of characters from 22 to 54") : 1;
 	if (!strcmp(key, "http01_mode"))
-		return mode_from_name(value, &c->http01_mode) ? bad(p, key, value, "'path' or 'port'") : 1;
+		return mode_from_name(value, &c->http01_mode) ? bad(p, key, value,
+			"'path', 'port' or 'responder'") : 1;
 	if (!strcmp(key, "forward"))
 		return parse_bool(value, &c->forward) ? bad(p, key, value, "yes or no (or true/false, 1/0)") : 1;
 	if (!strcmp(key, "challenges")) {
@@ -232,6 +278,8 @@ static int set_gate_key(struct parse_ctx *p, const char *key, const char *value)
 	}
 	if (!strcmp(key, "trusted_sources"))
 		return parse_trusted(p, value);
+	if (!strncmp(key, "responder_", 10))
+		return set_responder_key(p, key, value);
 	if (!strcmp(key, "state_dir")) {
 		if (value[0] != '/' || strlen(value) >= sizeof(c->state_dir) - 32)
 			return bad(p, key, value, "an absolute path");
@@ -242,7 +290,9 @@ static int set_gate_key(struct parse_ctx *p, const char *key, const char *value)
 }
 
 static const char *const gate_keys[] = { "challenges", "ttl", "max_ttl", "http01_mode",
-					 "trusted_sources", "token_length", "forward", "state_dir" };
+					 "trusted_sources", "token_length", "forward", "state_dir",
+					 "responder_port", "responder_webroot", "responder_relay",
+					 "responder_user" };
 
 /* Each key known and once (but for `repeatable`), without a '#' comment behind its value (inih
  * only knows ';'). Returns 1, or 0 with the reason in msg. */
@@ -291,10 +341,29 @@ static int handler(void *user, const char *section, const char *key, const char 
 	return ok;
 }
 
+/* The responder switches to responder_user after binding: it must exist and not be root. */
+static int conf_validate_responder(const struct conf *c, struct err *e)
+{
+	struct passwd *pw = getpwnam(c->responder_user);
+
+	if (!pw)
+		return err_set(e, -EINVAL, "%s: responder_user '%s' does not exist; create it or use "
+			       "nobody", c->path, c->responder_user);
+	if (pw->pw_uid == 0 || pw->pw_gid == 0)
+		return err_set(e, -EINVAL, "%s: responder_user '%s' is root; the responder must not run "
+			       "as root once it has bound its port", c->path, c->responder_user);
+	return 0;
+}
+
 static int conf_validate(const struct conf *c, struct err *e)
 {
 	if (c->ttl > c->max_ttl)
 		return err_set(e, -EINVAL, "%s: ttl %u is larger than max_ttl %u", c->path, c->ttl, c->max_ttl);
+	if (c->responder_webroot[0] && c->responder_relay[0])
+		return err_set(e, -EINVAL, "%s: responder_webroot and responder_relay exclude each other: "
+			       "the responder serves files or relays, not both", c->path);
+	if (c->http01_mode == HTTP01_RESPONDER && conf_validate_responder(c, e) < 0)
+		return -EINVAL;
 	return conf_validate_check(c, e);
 }
 

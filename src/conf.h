@@ -16,7 +16,9 @@ enum {
 	SVC_ALL = SVC_HTTP01 | SVC_TLSALPN01 | SVC_DNS,
 };
 
-enum http01_mode { HTTP01_PATH = 0, HTTP01_PORT = 1 };
+/* path: the in-kernel path gate; port: the whole port; responder: world traffic redirected to
+ * acmegate's own responder (acmegate responder) */
+enum http01_mode { HTTP01_PATH = 0, HTTP01_PORT = 1, HTTP01_RESPONDER = 2 };
 
 #define TRUSTED_MAX 32
 
@@ -70,6 +72,10 @@ struct conf {
 	struct cidr trusted[TRUSTED_MAX];  /* sources the path gate lets through untouched */
 	size_t ntrusted;
 	char state_dir[PATH_MAX];
+	unsigned responder_port;   /* http01_mode = responder: where the redirect sends tcp/80 */
+	char responder_webroot[PATH_MAX];  /* serve files from here; empty: relay */
+	char responder_relay[256]; /* or relay to this local web server */
+	char responder_user[33];   /* the responder runs as this user after binding */
 	struct check_conf check;
 	struct perspective_conf persp[PERSPECTIVE_MAX];
 	size_t npersp;

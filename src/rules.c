@@ -14,6 +14,7 @@
 #include <libnftnl/expr.h>
 #include <libnftnl/udata.h>
 #include "rules.h"
+#include "rules_expr.h"
 
 #define PATH_PREFIX "GET /.well-known/acme-challenge/"   /* 32 bytes: two 16-byte loads */
 #define PATH_SUFFIX " HTTP/1."                           /* 8 bytes after the token */
@@ -595,7 +596,8 @@ void gate_comment(char *buf, size_t len, const char *what, time_t deadline)
 
 bool gate_comment_is_ours(const char *comment)
 {
-	static const char *const whats[] = { "http-01", "tls-alpn-01", "dns", "http-01 path gate" };
+	static const char *const whats[] = { "http-01", "tls-alpn-01", "dns", "http-01 path gate",
+					     "http-01 responder" };
 	const char *p = comment + strlen(GATE_COMMENT_PREFIX " ");
 	struct tm tm;
 	const char *end;
@@ -615,4 +617,35 @@ bool gate_comment_is_ours(const char *comment)
 			return true;
 	}
 	return false;
+}
+
+/* The pieces rules_nat.c builds its rules from (rules_expr.h). */
+struct nftnl_rule *rule_expr_new(int family, const char *table, const char *chain)
+{
+	return rule_new(family, table, chain);
+}
+
+void rule_expr_world_http(struct nftnl_rule *r, time_t deadline)
+{
+	match_world_http(r, deadline);
+}
+
+void rule_expr_source(struct nftnl_rule *r, const struct cidr *src)
+{
+	match_source(r, src);
+}
+
+void rule_expr_counter(struct nftnl_rule *r)
+{
+	counter(r);
+}
+
+void rule_expr_verdict(struct nftnl_rule *r, int v)
+{
+	verdict(r, v);
+}
+
+void rule_expr_comment(struct nftnl_rule *r, const char *comment)
+{
+	set_comment(r, comment);
 }

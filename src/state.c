@@ -20,7 +20,7 @@
 
 static const char *const kind_names[KIND_COUNT] = {
 	"open-http-01", "open-tls-alpn-01", "open-dns", "path-accept", "path-reset", "path-trusted", "path-expect",
-	"tally",
+	"tally", "redirect",
 };
 
 const char *kind_name(enum rule_kind k)
@@ -47,8 +47,11 @@ bool lease_name_valid(const char *name)
 
 static int ensure_dir(const char *dir, struct err *e)
 {
-	/* 0711: others may open a file they know the name of (the responder reads "tokens") */
-	if (mkdir(dir, 0711) == 0 || errno == EEXIST)
+	/* 0711: others may open a file they know the name of (the responder reads "tokens");
+	 * chmod, as acmegate's umask (077) takes the bits off what mkdir creates */
+	if (mkdir(dir, 0711) == 0)
+		return chmod(dir, 0711) == 0 ? 0 : state_err(e, -errno, "%s: chmod: %s", dir, strerror(errno));
+	if (errno == EEXIST)
 		return 0;
 	return state_err(e, -errno, "%s: cannot create the state directory: %s", dir, strerror(errno));
 }
@@ -181,7 +184,7 @@ static int parse_lease(struct state *st, char *rest)
 	if (st->nleases == LEASES_MAX)
 		return -ENOSPC;
 	if (sscanf(rest, "%65s %lld %lld %u %u", name, &opened, &deadline, &services, &mode) != 5 ||
-	    !lease_name_valid(name) || mode > HTTP01_PORT || deadline < 0 || deadline > (1LL << 40) ||
+	    !lease_name_valid(name) || mode > HTTP01_RESPONDER || deadline < 0 || deadline > (1LL << 40) ||
 	    opened < 0 || opened > (1LL << 40))
 		return -EBADMSG;
 	l = &st->leases[st->nleases++];
@@ -231,7 +234,7 @@ static int parse_count(struct state *st, char *rest)
 
 static int parse_line(struct state *st, char *line)
 {
-	long long t;
+	long long t, until = 0;
 
 	line[strcspn(line, "\n")] = '\0';
 	if (!strncmp(line, "lease\t", 6))
@@ -242,9 +245,11 @@ static int parse_line(struct state *st, char *line)
 		return parse_count(st, line + 6);
 	if (!strncmp(line, "token\t", 6))
 		return parse_token(st, line + 6);
-	if (sscanf(line, "window\t%lld", &t) == 1 && t >= 0) {
+	if (sscanf(line, "window\t%lld\t%lld", &t, &until) >= 1 && t >= 0 && until >= 0 &&
+	    until < (1LL << 40)) {
 		/* files from before milliseconds held seconds */
 		st->window_opened_ms = t < 100000000000LL ? t * 1000 : t;
+		st->window_until = (time_t)until;
 		return 0;
 	}
 	return -EBADMSG;
@@ -280,7 +285,8 @@ static void write_state(FILE *f, const struct state *st)
 {
 	fprintf(f, STATE_MAGIC "\n");
 	if (st->window_opened_ms)
-		fprintf(f, "window\t%lld\n", (long long)st->window_opened_ms);
+		fprintf(f, "window\t%lld\t%lld\n", (long long)st->window_opened_ms,
+			(long long)st->window_until);
 	for (size_t i = 0; i < st->nleases; i++) {
 		const struct lease *l = &st->leases[i];
 

@@ -13,7 +13,7 @@
 
 /* What a recorded rule does: one service's opener, or one of the path gate's rules. */
 enum rule_kind { KIND_OPEN_HTTP01, KIND_OPEN_TLSALPN01, KIND_OPEN_DNS, KIND_PATH_ACCEPT,
-		 KIND_PATH_RESET, KIND_PATH_TRUSTED, KIND_PATH_EXPECT, KIND_TALLY, KIND_COUNT };
+		 KIND_PATH_RESET, KIND_PATH_TRUSTED, KIND_PATH_EXPECT, KIND_TALLY, KIND_REDIRECT, KIND_COUNT };
 
 struct lease {
 	char name[LEASE_NAME_MAX + 1];
@@ -45,6 +45,9 @@ struct state {
 	struct token_rec *tokens;
 	size_t ntokens, cap_tokens;
 	int64_t window_opened_ms;  /* when the current window first opened (ms since the epoch); 0 if closed */
+	time_t window_until;       /* its latest deadline while open */
+	bool reclaim;  /* not saved: close --all may delete a table inet acmegate of ours that the
+			* state does not record (state file lost or damaged) */
 };
 
 /* Takes the exclusive lock (waiting up to timeout_s); returns an fd to pass to state_unlock. */

@@ -9,7 +9,9 @@
 #include <string.h>
 #include "array.h"
 #include "ct.h"
+#include "responder_proc.h"
 #include "rules.h"
+#include "rules_nat.h"
 #include "window.h"
 
 #define APPLY_TRIES 3
@@ -98,7 +100,7 @@ static bool is_gate_table(uint32_t family, const char *table)
 static bool is_path_kind(enum rule_kind k)
 {
 	return k == KIND_PATH_ACCEPT || k == KIND_PATH_RESET || k == KIND_PATH_TRUSTED ||
-	       k == KIND_PATH_EXPECT;
+	       k == KIND_PATH_EXPECT || k == KIND_REDIRECT;
 }
 
 /* How our table stands: the rules the state records there, and how many of them the kernel
@@ -179,7 +181,9 @@ static size_t drop_expired(struct state *st, time_t now)
 	return n;
 }
 
-/* Port mode wins when any lease asks for it: it is what a standalone client needs. The gate
+/* Port mode wins when any lease asks for it: it is what a standalone client needs. Then the
+ * responder: it serves every challenge the path gate would pass (from the webroot, or the web
+ * server itself through the relay). The gate
  * is token-exact only while every http-01 lease named its tokens. */
 static void want_from_leases(const struct state *st, struct want *w)
 {
@@ -193,6 +197,8 @@ static void want_from_leases(const struct state *st, struct want *w)
 				w->deadline[s] = l->deadline;
 		if ((l->services & SVC_HTTP01) && l->mode == HTTP01_PORT)
 			w->mode = HTTP01_PORT;
+		if ((l->services & SVC_HTTP01) && l->mode == HTTP01_RESPONDER && w->mode != HTTP01_PORT)
+			w->mode = HTTP01_RESPONDER;
 		if ((l->services & SVC_HTTP01) && !state_lease_tokens(st, l->name))
 			w->exact = false;
 	}
@@ -232,7 +238,7 @@ static int check_gate_table(const struct ruleset *rs, const struct state *st, st
 {
 	struct gate_view g = gate_view(rs, st);
 
-	if (rs->gate_table && !g.present)
+	if (rs->gate_table && !g.present && !st->reclaim)
 		return err_set(e, -EEXIST, "table inet " GATE_TABLE " exists, but holds none of the rules "
 			       "acmegate's state records (another program's, emptied, or left by a crash): "
 			       "look at it with 'nft list table inet " GATE_TABLE "' and delete it if it "
@@ -241,7 +247,8 @@ static int check_gate_table(const struct ruleset *rs, const struct state *st, st
 		const struct rs_chain *ch = &rs->chains[i];
 
 		if (is_gate_table(ch->family, ch->table) && strcmp(ch->name, GATE_CHAIN) &&
-		    strcmp(ch->name, GATE_EXPECT_CHAIN) && strcmp(ch->name, GATE_TALLY_CHAIN))
+		    strcmp(ch->name, GATE_EXPECT_CHAIN) && strcmp(ch->name, GATE_TALLY_CHAIN) &&
+		    strcmp(ch->name, RESPONDER_CHAIN))
 			goto foreign;
 	}
 	for (size_t i = 0; rs->gate_table && i < rs->nrules; i++) {
@@ -346,7 +353,9 @@ static int plan_drop_gate_table(struct plan *p, const struct ruleset *rs, const 
 {
 	struct gate_view g = gate_view(rs, st);
 
-	if (!rs->gate_table || !g.present)  /* not ours (any more): left alone */
+	/* not ours (any more): left alone, unless close --all reclaims it (check_gate_table saw
+	 * only our chains and rules in it) */
+	if (!rs->gate_table || (!g.present && !st->reclaim))
 		return 0;
 	int r = nft_batch_add_table(p->b, gate_table(), "preparing table inet " GATE_TABLE);
 
@@ -365,7 +374,7 @@ static int plan_table(struct plan *p)
 }
 
 /* One counter per opening at the end of input: the connections the window let in. */
-static int plan_tally(struct plan *p, unsigned svcs, const struct want *w)
+static int plan_tally(struct plan *p, const struct conf *c, unsigned svcs, const struct want *w)
 {
 	char comment[128];
 	struct rec_rule rec = { .family = NFPROTO_INET, .table = GATE_TABLE,
@@ -384,6 +393,13 @@ static int plan_tally(struct plan *p, unsigned svcs, const struct want *w)
 			r = plan_record(p, nft_batch_insert_rule(p->b, rule_tally(&services[s].open[i],
 						w->deadline[s], comment), "inserting a tally rule"), &rec);
 	}
+	/* redirected connections arrive at the responder's port, not at 80 */
+	if (r == 0 && (svcs & SVC_HTTP01) && w->mode == HTTP01_RESPONDER) {
+		gate_comment(comment, sizeof(comment), svc_name(SVC_HTTP01), w->deadline[0]);
+		r = plan_record(p, nft_batch_insert_rule(p->b, rule_tally(&(struct opening){
+					IPPROTO_TCP, (uint16_t)c->responder_port }, w->deadline[0],
+					comment), "inserting a tally rule"), &rec);
+	}
 	return r;
 }
 
@@ -394,6 +410,31 @@ static int plan_token_set(struct plan *p, const struct conf *c, const struct wan
 		return nft_batch_add_set(p->b, gate_token_set(c->token_length, w->tokens, w->ntokens),
 					 "creating the set of challenge tokens");
 	return nft_batch_add_set(p->b, gate_set(), "creating the token character set");
+}
+
+/* The responder's nat chain: trusted sources return to the real web server first, then the
+ * world's tcp/80 goes to the responder's port. */
+static int plan_responder(struct plan *p, const struct conf *c, time_t deadline)
+{
+	char comment[128];
+	struct rec_rule rec = { .family = NFPROTO_INET, .table = GATE_TABLE,
+				.chain = RESPONDER_CHAIN, .kind = KIND_REDIRECT };
+	int r;
+
+	gate_comment(comment, sizeof(comment), RESPONDER_WHAT, deadline);
+	if ((r = plan_table(p)) < 0 ||
+	    (r = nft_batch_add_chain(p->b, responder_chain(), "creating the responder's nat chain")) < 0)
+		return r;
+	r = plan_record(p, nft_batch_insert_rule(p->b, rule_responder_redirect(deadline,
+				(uint16_t)c->responder_port, comment), "inserting the redirect to the responder"),
+			&rec);
+	/* each insert goes to the head: the returns end up above the redirect */
+	rec.kind = KIND_PATH_TRUSTED;
+	for (size_t i = 0; i < c->ntrusted && r == 0; i++)
+		r = plan_record(p, nft_batch_insert_rule(p->b, rule_responder_trusted(&c->trusted[i],
+						GATE_COMMENT_PREFIX " trusted source"),
+						"inserting a trusted source into the responder's chain"), &rec);
+	return r;
 }
 
 static int plan_path_gate(struct plan *p, const struct conf *c, const struct want *w)
@@ -458,9 +499,12 @@ static bool chain_drops_opening(struct ruleset *rs, struct rs_chain *ch, const s
  * - after it (late prerouting, input, forward) the port may have been rewritten (a redirect
  *   from 8080 to 80): match the connection's original port;
  * - forward: only connections DNAT published;
- * - once conntrack has looked (priority above -200), invalid packets stay with the chain. */
-static unsigned opener_flags(const struct rs_chain *ch)
+ * - once conntrack has looked (priority above -200), invalid packets stay with the chain;
+ * - in responder mode, prerouting after our redirect (-101) already sees the responder's port.
+ */
+static unsigned opener_flags(const struct rs_chain *ch, enum http01_mode mode)
 {
+	int nat_dst = mode == HTTP01_RESPONDER ? RESPONDER_PRIO : NF_IP_PRI_NAT_DST;
 	bool ingress = ch->family == NFPROTO_NETDEV || ch->hooknum == NF_INET_INGRESS;
 	bool prerouting = !ingress && ch->hooknum == NF_INET_PRE_ROUTING;
 	unsigned flags = 0;
@@ -469,7 +513,7 @@ static unsigned opener_flags(const struct rs_chain *ch)
 		return OPEN_LOCAL;
 	if (!prerouting || ch->prio > NF_IP_PRI_CONNTRACK)
 		flags |= OPEN_SKIP_INVALID;
-	if (prerouting && ch->prio <= NF_IP_PRI_NAT_DST)
+	if (prerouting && ch->prio <= nat_dst)
 		flags |= OPEN_LOCAL;
 	else
 		flags |= OPEN_ORIGINAL_PORT;
@@ -502,7 +546,7 @@ static int plan_openers_in(struct plan *p, struct ruleset *rs, struct rs_chain *
 				continue;
 			r = plan_record(p, nft_batch_insert_rule(p->b, rule_opener((int)ch->family,
 					ch->table, ch->name, o, w->deadline[s], comment,
-					opener_flags(ch)), desc), &rec);
+					opener_flags(ch, w->mode)), desc), &rec);
 			if (r < 0)
 				return r;
 			rep->services |= services[s].svc;
@@ -571,17 +615,20 @@ static int plan_build(struct plan *p, struct ruleset *rs, const struct conf *c,
 	/* a path gate we had was removed: without it an http-01 opener would open the whole
 	 * port, so the http-01 window stays closed until the next explicit open */
 	g = gate_view(rs, st);
-	if (!may_open && w.mode == HTTP01_PATH && gate_broken(&g))
+	if (!may_open && w.mode != HTTP01_PORT && gate_broken(&g))
 		w.deadline[0] = 0;
 	if ((r = plan_drop_gate_table(p, rs, st)) < 0 ||
 	    (r = plan_openers(p, rs, c, &w, may_open, rep)) < 0)
 		return r;
-	if (rep->services && (r = plan_tally(p, rep->services, &w)) < 0)
+	if (rep->services && (r = plan_tally(p, c, rep->services, &w)) < 0)
 		return r;
 	/* Nothing drops tcp/80: the world already reaches it, and there is nothing to gate. */
 	if ((rep->services & SVC_HTTP01) && w.deadline[0] && w.mode == HTTP01_PATH)
 		r = plan_path_gate(p, c, &w);
+	if ((rep->services & SVC_HTTP01) && w.deadline[0] && w.mode == HTTP01_RESPONDER)
+		r = plan_responder(p, c, w.deadline[0]);
 	rep->exact = (rep->services & SVC_HTTP01) && w.mode != HTTP01_PORT && w.exact;
+	rep->ntokens = w.ntokens;
 	return r;
 }
 
@@ -661,8 +708,15 @@ static void window_totals(struct state *st, struct window_report *rep)
 
 	if (rep->deadline && !st->window_opened_ms)
 		st->window_opened_ms = t;
-	if (rep->deadline)
+	if (rep->deadline) {
+		st->window_until = rep->deadline;
 		return;
+	}
+	/* a window the kernel closed at its deadline was open until then, not until the sweep */
+	if (st->window_until && st->window_until * (int64_t)1000 < t)
+		t = st->window_until * (int64_t)1000;
+	if (st->window_opened_ms && t < st->window_opened_ms)
+		t = st->window_opened_ms;
 	if (st->window_opened_ms) {
 		rep->opened_ms = st->window_opened_ms;
 		rep->closed_ms = t;
@@ -672,6 +726,7 @@ static void window_totals(struct state *st, struct window_report *rep)
 	memset(st->packets, 0, sizeof(st->packets));
 	memset(st->bytes, 0, sizeof(st->bytes));
 	st->window_opened_ms = 0;
+	st->window_until = 0;
 }
 
 /* A damaged or edited state file must not stretch a window past what the config allows. */
@@ -725,6 +780,16 @@ static int write_tokens(const struct conf *c, const struct want *w, const struct
 	return 0;
 }
 
+/* The responder runs exactly while the window redirects to it, until the window's deadline. */
+static void sync_responder(const struct conf *c, const struct want *w, struct window_report *rep)
+{
+	struct err e = { 0 };
+	bool on = (rep->services & SVC_HTTP01) && w->mode == HTTP01_RESPONDER;
+
+	if (responder_sync(c, on ? w->deadline[0] : 0, &e) < 0)
+		snprintf(rep->responder_error, sizeof(rep->responder_error), "%s", e.msg);
+}
+
 int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t now,
 		 bool may_open, struct window_report *rep, struct err *e)
 {
@@ -758,6 +823,8 @@ int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t n
 	r = state_save(c->state_dir, st, e);
 	if (r == 0)
 		r = write_tokens(c, &w, rep, e);
+	if (r == 0)
+		sync_responder(c, &w, rep);
 	if (r == 0 && rep->closed_ms)
 		rep->exposure_error = state_log_exposure(c->state_dir, rep->opened_ms, rep->closed_ms,
 							 rep->packets);

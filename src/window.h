@@ -25,7 +25,9 @@ struct window_report {
 	time_t open_seconds;    /* when the window closed fully: how long it was open */
 	int64_t opened_ms, closed_ms;  /* … and when (ms since the epoch) */
 	int exposure_error;     /* writing the exposure log failed (negative errno) */
+	char responder_error[300];  /* http01_mode = responder: why it is not serving */
 	bool exact;             /* the path gate passes only the leases' tokens */
+	size_t ntokens;         /* distinct tokens the leases named */
 	size_t ct_forgotten;    /* connections to closed ports removed from conntrack */
 	char ct_error[256];     /* why that failed, if it did */
 	uint64_t packets[KIND_COUNT];  /* when it closed fully: what passed, per rule kind */

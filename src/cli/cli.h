@@ -41,6 +41,7 @@ int cmd_status(struct cli *cli, int argc, char **argv);
 int cmd_check_config(struct cli *cli, int argc, char **argv);
 int cmd_check(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
+int cmd_responder(struct cli *cli, int argc, char **argv);
 
 /* cmd_check.c, shared with run. */
 struct selftest;

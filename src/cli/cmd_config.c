@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "cli.h"
+#include "responder/responder.h"
 
 static void print_trusted(const struct conf *c)
 {
@@ -44,6 +45,12 @@ int cmd_check_config(struct cli *cli, int argc, char **argv)
 	       "  token_length = %u\n  forward = %s\n  state_dir = %s\n", svcs, cli->conf.ttl,
 	       cli->conf.max_ttl, mode_name(cli->conf.http01_mode), cli->conf.token_length,
 	       cli->conf.forward ? "yes" : "no", cli->conf.state_dir);
+	if (cli->conf.http01_mode == HTTP01_RESPONDER)
+		printf("  responder_port = %u\n  responder_%s = %s\n  responder_user = %s\n",
+		       cli->conf.responder_port, cli->conf.responder_webroot[0] ? "webroot" : "relay",
+		       cli->conf.responder_webroot[0] ? cli->conf.responder_webroot :
+		       cli->conf.responder_relay[0] ? cli->conf.responder_relay : RESPONDER_RELAY_DEFAULT,
+		       cli->conf.responder_user);
 	print_trusted(&cli->conf);
 	return 0;
 }

@@ -7,10 +7,12 @@
 #include <time.h>
 #include "cli.h"
 #include "nft.h"
+#include "responder_proc.h"
 #include "rules.h"
 #include "state.h"
 
 struct view {
+	const struct conf *conf;
 	struct state st;
 	struct ruleset rs;
 	time_t now;
@@ -23,6 +25,7 @@ static int load_view(const struct conf *c, struct view *v, struct err *e)
 	int lock, r;
 
 	memset(v, 0, sizeof(*v));
+	v->conf = c;
 	v->now = time(NULL);
 	lock = state_lock(c->state_dir, 30, e);
 	if (lock < 0)
@@ -54,6 +57,8 @@ static void print_leases(const struct view *v)
 		long long left = (long long)(l->deadline - v->now);
 
 		svc_list(svcs, sizeof(svcs), l->services);
+		if (l->services & SVC_HTTP01)
+			snprintf(svcs + strlen(svcs), sizeof(svcs) - strlen(svcs), " (%s)", mode_name(l->mode));
 		fmt_time(when, sizeof(when), l->deadline);
 		if (left > 0)
 			printf("  lease %-20s %-24s until %s (%lld s left)\n", l->name, svcs, when, left);
@@ -95,6 +100,20 @@ static void print_rules(const struct view *v)
 	}
 }
 
+static void print_responder(const struct view *v)
+{
+	char when[32];
+	time_t until;
+	unsigned port;
+	int pid;
+
+	if (responder_running(v->conf, &pid, &port, &until) < 0)
+		return;
+	fmt_time(when, sizeof(when), until);
+	printf("  responder pid %d on port %u until %s (log: %s/responder.log)\n", pid, port, when,
+	       v->conf->state_dir);
+}
+
 static void print_text(const struct view *v)
 {
 	time_t last = 0;
@@ -110,6 +129,7 @@ static void print_text(const struct view *v)
 	else
 		printf("window: closed\n");
 	print_leases(v);
+	print_responder(v);
 	print_rules(v);
 	if (v->st.packets[KIND_PATH_ACCEPT] || v->st.packets[KIND_OPEN_HTTP01])
 		printf("  earlier rules of this window: %llu packets to tcp/80, %llu challenge requests\n",

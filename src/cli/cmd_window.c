@@ -106,6 +106,9 @@ static void report_warnings(const struct window_report *rep)
 	if (rep->ct_error[0])
 		log_warn("%s: connections made during the window may live on; run "
 			 "'conntrack -D -p tcp --dport 80' to end them", rep->ct_error);
+	if (rep->responder_error[0])
+		log_warn("%s: the world's http-01 requests are redirected to a port nobody answers",
+			 rep->responder_error);
 	if (rep->exposure_error)
 		log_warn("cannot append to exposure.log in the state directory: %s",
 			 strerror(-rep->exposure_error));
@@ -142,11 +145,13 @@ static void report_opened(const struct window_report *rep, const char *lease, un
 /* getopt's own messages lack the program name and a hint: say it ourselves. */
 static void open_usage(FILE *f)
 {
-	fprintf(f, "Usage: acmegate open [--lease NAME] [--ttl SECONDS] [--challenge TYPE]... [--mode path|port]\n"
+	fprintf(f, "Usage: acmegate open [--lease NAME] [--ttl SECONDS] [--challenge TYPE]... [--mode MODE]\n"
+		"                     [--token TOKEN]...\n"
 		"  --lease NAME       the caller's claim on the window (default '" DEFAULT_LEASE "')\n"
 		"  --ttl SECONDS      the kernel closes the window by itself after this (default: ttl)\n"
 		"  --challenge TYPE   http-01, tls-alpn-01 or dns; repeatable (default: challenges)\n"
-		"  --mode path|port   http-01: only challenge requests, or the whole port\n"
+		"  --mode MODE        http-01: path (only challenge requests), port (the whole port),\n"
+		"                     or responder (the world's requests go to acmegate's responder)\n"
 		"  --token TOKEN      http-01, repeatable: pass only these challenges (token-exact)\n");
 }
 
@@ -189,7 +194,8 @@ static int parse_open_args(const struct conf *c, int argc, char **argv, struct o
 			break;
 		case 'm':
 			if (mode_from_name(optarg, &a->mode) < 0) {
-				cli_usage_error("open", "unknown mode '%s': expected path or port", optarg);
+				cli_usage_error("open", "unknown mode '%s': expected path, port or responder",
+						optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -241,10 +247,14 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 	} else {
 		report_warnings(&rep);
 		report_opened(&rep, a.lease, a.services, a.mode, now + a.ttl, a.ttl);
+		if (s.st.ntokens && (rep.services & SVC_HTTP01) && rep.mode == HTTP01_PORT)
+			log_warn("http-01 is open in port mode (a lease asked for it): the whole of "
+				 "port 80 is open and the leases' tokens are not enforced");
 		if (rep.exact)
 			log_info("http-01 is token-exact: only the %zu challenge token%s the leases named "
-				 "pass%s the path gate", s.st.ntokens, s.st.ntokens == 1 ? "" : "s",
-				 s.st.ntokens == 1 ? "es" : "");
+				 "pass%s the %s", rep.ntokens, rep.ntokens == 1 ? "" : "s",
+				 rep.ntokens == 1 ? "es" : "",
+				 rep.mode == HTTP01_RESPONDER ? "responder" : "path gate");
 	}
 	session_end(&s);
 	return r;
@@ -252,11 +262,11 @@ int cmd_open(struct cli *cli, int argc, char **argv)
 
 static void report_closed(const struct window_report *rep, const char *what)
 {
-	char when[32];
+	char when[32], redirected[64] = "";
 
 	if (rep->deadline) {
 		fmt_time(when, sizeof(when), rep->deadline);
-		log_info("%s; the window stays open for other leases until %s", what, when);
+		log_info("%s; the window stays open until %s", what, when);
 		return;
 	}
 	if (rep->leases_left && rep->vanished) {
@@ -265,15 +275,18 @@ static void report_closed(const struct window_report *rep, const char *what)
 			 rep->leases_left == 1 ? "" : "s", rep->leases_left == 1 ? "s" : "");
 		return;
 	}
+	if (rep->packets[KIND_REDIRECT])
+		snprintf(redirected, sizeof(redirected), ", %llu connections redirected to the responder",
+			 (unsigned long long)rep->packets[KIND_REDIRECT]);
 	log_info("%s; window closed after %.1f s: %llu connections came in, %llu packets passed to "
 		 "tcp/80, %llu challenge requests, %llu other requests reset, %llu packets to tcp/443, "
-		 "%llu to port 53", what, (double)(rep->closed_ms - rep->opened_ms) / 1000.0,
+		 "%llu to port 53%s", what, (double)(rep->closed_ms - rep->opened_ms) / 1000.0,
 		 (unsigned long long)rep->packets[KIND_TALLY],
 		 (unsigned long long)rep->packets[KIND_OPEN_HTTP01],
 		 (unsigned long long)rep->packets[KIND_PATH_ACCEPT],
 		 (unsigned long long)rep->packets[KIND_PATH_RESET],
 		 (unsigned long long)rep->packets[KIND_OPEN_TLSALPN01],
-		 (unsigned long long)rep->packets[KIND_OPEN_DNS]);
+		 (unsigned long long)rep->packets[KIND_OPEN_DNS], redirected);
 }
 
 struct close_args {
@@ -365,6 +378,7 @@ int cmd_close(struct cli *cli, int argc, char **argv)
 			snprintf(what, sizeof(what), "closed all leases (%zu)", s.st.nleases);
 			s.st.nleases = 0;
 			s.st.ntokens = 0;
+			s.st.reclaim = true;
 		} else if (a.ntokens) {
 			close_tokens(&s.st, &a, what, sizeof(what));
 		} else if (window_lease_close(&s.st, lease) == 0) {

@@ -24,6 +24,7 @@ static const struct {
 	{ "check", cmd_check, "ask the perspective agents whether a CA could validate now" },
 	{ "run", cmd_run, "open, check, run an ACME client, and close again" },
 	{ "check-config", cmd_check_config, "validate the configuration file" },
+	{ "responder", cmd_responder, "(internal) the http-01 responder a window in responder mode runs" },
 };
 
 static void usage(FILE *f)

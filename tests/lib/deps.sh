@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config libnftnl-dev libmnl-dev libinih-dev libjansson-dev
 libcurl4-openssl-dev libcmocka-dev libssl-dev libmicrohttpd-dev libunbound-dev libevent-dev knot knot-dnsutils nftables iproute2 iptables nginx-light pebble certbot dehydrated lego uacme python3
-curl openssl perl procps util-linux bc"
+curl openssl perl procps util-linux bc sudo"
 
 if [ "${1:-}" = --list ]; then
 	echo $PKGS

@@ -17,7 +17,7 @@ for t in "$TOKEN_B" "$TOKEN_C"; do echo "$t.keyauth" >"$webroot/.well-known/acme
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 gate_conf "$P" ttl=60 >/dev/null
 state="$(world_dir "$P")/state"
-tap_plan 26
+tap_plan 30
 
 CH=/.well-known/acme-challenge
 V4="http://$WORLD_SRV4"
@@ -73,3 +73,24 @@ tap_like "$out" "43 base64url" "... and the message says what a token is"
 out=$(gate "$P" open --lease m --token 'Zm9vYmFyLXRva2VuLWZvci1hY21lZ2F0ZS10ZXN0c/../' 2>&1); rc=$?
 tap_is "$([ "$rc" = 64 ] && [ "$(ruleset "$P")" = "$before" ] && echo y)" y \
 	"a token with other characters is refused and nothing opens"
+
+# -- a port-mode lease widens the window: said, not silent
+gate "$P" open --lease m --token "$A" >/dev/null 2>&1
+out=$(gate "$P" open --lease p --mode port 2>&1)
+tap_like "$out" "tokens are not enforced" "a port-mode lease next to a token-exact one is a warning"
+gate "$P" close --all >/dev/null 2>&1
+
+# -- the state file lost during a window: close --all still cleans up everything
+gate "$P" open --lease m --token "$A" >/dev/null 2>&1
+rm -f "$state/state"
+out=$(gate "$P" close --all 2>&1); rc=$?
+tap_is "$rc" 0 "close --all without a state file succeeds" || tap_diag "$out"
+tap_is "$(ruleset "$P")" "$before" "... and leaves the ruleset as before (openers and our table gone)"
+
+# -- a window the kernel closed at its deadline counts as open until then, not until the sweep
+gate "$P" open --lease short --ttl 2 >/dev/null 2>&1
+sleep 4
+gate "$P" sweep >/dev/null 2>&1
+last=$(tail -n 1 "$state/exposure.log" 2>/dev/null)
+tap_is "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["open_ms"] <= 2500)' "$last")" True \
+	"exposure.log: a 2 s window swept 4 s later was open at most 2.5 s ($last)"

@@ -112,6 +112,43 @@ static void test_bad(void **state)
 	}
 }
 
+static void test_responder(void **state)
+{
+	struct conf c;
+	struct err e;
+
+	(void)state;
+	assert_int_equal(conf_load(&c, "/nonexistent/acmegate.conf", false, &e), 0);
+	assert_int_equal(c.responder_port, 8402);
+	assert_string_equal(c.responder_user, "nobody");
+	assert_string_equal(c.responder_webroot, "");
+	assert_string_equal(c.responder_relay, "");
+	assert_int_equal(load("[gate]\nhttp01_mode = responder\nresponder_port = 8080\n"
+			      "responder_webroot = /var/www/html\nresponder_user = www-data\n", &c, &e), 0);
+	assert_int_equal(c.http01_mode, HTTP01_RESPONDER);
+	assert_int_equal(c.responder_port, 8080);
+	assert_string_equal(c.responder_webroot, "/var/www/html");
+	assert_string_equal(c.responder_user, "www-data");
+	assert_int_equal(load("[gate]\nresponder_relay = http://[::1]:8080\n", &c, &e), 0);
+	assert_string_equal(c.responder_relay, "http://[::1]:8080");
+	assert_error("[gate]\nresponder_port = 80\n", "2", "other than 80");
+	assert_error("[gate]\nresponder_port = 70000\n", "2", "responder_port");
+	assert_error("[gate]\nresponder_webroot = www\n", "2", "an absolute path");
+	assert_error("[gate]\nresponder_relay = https://127.0.0.1\n", "2", "http://HOST[:PORT]");
+	assert_error("[gate]\nresponder_relay = http://127.0.0.1/app\n", "2", "no path");
+	assert_error("[gate]\nresponder_user = Root User\n", "2", "a user name");
+	assert_error("[gate]\nresponder_mode = x\n", "2", "unknown key 'responder_mode'");
+	assert_error("[gate]\nhttp01_mode = proxy\n", "2", "'responder'");
+	assert_int_equal(load("[gate]\nresponder_webroot = /srv\nresponder_relay = http://127.0.0.1\n",
+			      &c, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "exclude each other"));
+	assert_int_equal(load("[gate]\nhttp01_mode = responder\nresponder_user = root\n", &c, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "is root"));
+	assert_int_equal(load("[gate]\nhttp01_mode = responder\nresponder_user = no-such-user-x\n",
+			      &c, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "does not exist"));
+}
+
 static void test_not_a_file(void **state)
 {
 	struct conf c;
@@ -233,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_cross_field),
 		cmocka_unit_test(test_not_a_file),
+		cmocka_unit_test(test_responder),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_check_sections),
 		cmocka_unit_test(test_check_bad),

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <libnftnl/udata.h>
 #include "rules.h"
+#include "rules_nat.h"
 
 #define DEADLINE ((time_t)1800000000)  /* 2027-01-15 08:00:00 UTC, as in gen.sh */
 
@@ -177,6 +178,39 @@ static void test_trusted(void **state)
 	assert_trusted("2001:db8:100::/47", "trusted-v6-47");
 }
 
+static void test_responder_redirect(void **state)
+{
+	(void)state;
+	assert_golden(rule_responder_redirect(DEADLINE, 8402, "acmegate: x"), "redirect-8402");
+}
+
+static void assert_responder_trusted(const char *prefix, const char *fixture)
+{
+	struct cidr c;
+
+	assert_int_equal(parse_cidr(prefix, &c), 0);
+	assert_golden(rule_responder_trusted(&c, "acmegate: trusted source"), fixture);
+}
+
+static void test_responder_trusted(void **state)
+{
+	(void)state;
+	assert_responder_trusted("198.51.100.0/24", "redirect-trusted-v4-24");
+	assert_responder_trusted("2001:db8:100::/47", "redirect-trusted-v6-47");
+}
+
+static void test_responder_chain(void **state)
+{
+	struct nftnl_chain *c = responder_chain();
+
+	(void)state;
+	assert_non_null(c);
+	assert_string_equal(nftnl_chain_get_str(c, NFTNL_CHAIN_TYPE), "nat");
+	assert_int_equal(nftnl_chain_get_s32(c, NFTNL_CHAIN_PRIO), -101);
+	assert_int_equal(nftnl_chain_get_u32(c, NFTNL_CHAIN_HOOKNUM), NF_INET_PRE_ROUTING);
+	nftnl_chain_free(c);
+}
+
 static int comment_cb(const struct nftnl_udata *attr, void *data)
 {
 	if (nftnl_udata_type(attr) == NFTNL_UDATA_RULE_COMMENT)
@@ -210,6 +244,7 @@ static void test_comment_is_ours(void **state)
 	assert_true(gate_comment_is_ours("acmegate: dns until 2027-01-15T08:00:00Z"));
 	assert_true(gate_comment_is_ours("acmegate: http-01 path gate until 2027-01-15T08:00:00Z"));
 	assert_true(gate_comment_is_ours("acmegate: trusted source"));
+	assert_true(gate_comment_is_ours("acmegate: http-01 responder until 2027-01-15T08:00:00Z"));
 	assert_false(gate_comment_is_ours("acmegate: keep this host out"));
 	assert_false(gate_comment_is_ours("acmegate: http-01 until tomorrow"));
 	assert_false(gate_comment_is_ours("acmegate: http-01 until 2027-01-15T08:00:00Z and more"));
@@ -247,6 +282,9 @@ int main(void)
 		cmocka_unit_test(test_path_reset),
 		cmocka_unit_test(test_path_expect),
 		cmocka_unit_test(test_trusted),
+		cmocka_unit_test(test_responder_redirect),
+		cmocka_unit_test(test_responder_trusted),
+		cmocka_unit_test(test_responder_chain),
 		cmocka_unit_test(test_comment),
 		cmocka_unit_test(test_comment_is_ours),
 		cmocka_unit_test(test_token_set),
