@@ -10,7 +10,7 @@
 #include "sig.h"
 
 static const char *const check_keys[] = { "quorum", "on_check_failure", "timeout", "webroot",
-					  "domains", "caa_issuer" };
+					  "domains", "caa_issuer", "on_inconclusive" };
 static const char *const persp_keys[] = { "url", "key_id", "secret", "secret_file", "ca_file" };
 
 static int bad(char *msg, size_t len, const char *key, const char *value, const char *want)
@@ -47,6 +47,12 @@ bool valid_domain(const char *s)
 
 static const char *const quorum_names[] = { "cabf", "all", "majority", "count" };
 static const char *const on_failure_names[] = { "close", "keep", "warn" };
+static const char *const on_inconclusive_names[] = { "refuse", "proceed" };
+
+const char *on_inconclusive_name(enum check_inconclusive v)
+{
+	return on_inconclusive_names[v];
+}
 
 const char *quorum_name(enum quorum_policy q)
 {
@@ -102,6 +108,12 @@ static int set_check_key(struct check_conf *k, const char *key, const char *v, c
 		return quorum_from_name(v, &k->quorum, &k->quorum_count) ? bad(msg, len, key, v, "cabf, all, majority or a number from 1 to 16") : 1;
 	if (!strcmp(key, "on_check_failure"))
 		return on_failure_from_name(v, &k->on_failure) ? bad(msg, len, key, v, "close, keep or warn") : 1;
+	if (!strcmp(key, "on_inconclusive")) {
+		if (strcmp(v, "refuse") && strcmp(v, "proceed"))
+			return bad(msg, len, key, v, "refuse or proceed");
+		k->on_inconclusive = strcmp(v, "refuse") ? ON_INC_PROCEED : ON_INC_REFUSE;
+		return 1;
+	}
 	if (!strcmp(key, "timeout"))
 		return parse_uint(v, 5, 600, &k->timeout) ? bad(msg, len, key, v, "seconds from 5 to 600") : 1;
 	if (!strcmp(key, "webroot")) {
@@ -211,7 +223,7 @@ int conf_other_key(struct conf *c, const char *section, const char *key, const c
 	char k[64], sec[64];
 
 	if (!strcmp(section, "check")) {
-		return conf_key_once("check", check_keys, 6, "domains", &c->check.seen, key, value, msg, len) &&
+		return conf_key_once("check", check_keys, sizeof(check_keys) / sizeof(check_keys[0]), "domains", &c->check.seen, key, value, msg, len) &&
 		       set_check_key(&c->check, key, value, msg, len);
 	}
 	if (!strncmp(section, "perspective ", 12)) {
