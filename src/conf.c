@@ -386,6 +386,34 @@ static int check_lines(const char *path, const char *text, struct err *e)
 	return 0;
 }
 
+/* inih hands over keys, not section lines: a [perspective NAME] given twice in a row would
+ * look like one section with its keys given twice. Section lines are found here instead. */
+static int check_sections(const char *path, const char *text, struct err *e)
+{
+	struct { char name[64]; int line; } seen[PERSPECTIVE_MAX * 2];
+	size_t n = 0;
+	int line = 1;
+
+	for (const char *p = text; *p; line++) {
+		size_t len = strcspn(p, "\n"), skip = strspn(p, " \t"), name;
+		const char *s = p + skip + 1;
+
+		p += len + (p[len] == '\n');
+		if (s[-1] != '[' || strncmp(s, "perspective ", 12) || (name = strcspn(s, "]\n")) >= 64)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			if (strlen(seen[i].name) == name && !strncmp(seen[i].name, s, name))
+				return err_set(e, -EINVAL, "%s:%d: [%.*s] is given twice (first on line %d); "
+					       "give each perspective one section", path, line,
+					       (int)name, s, seen[i].line);
+		if (n < sizeof(seen) / sizeof(seen[0])) {
+			snprintf(seen[n].name, sizeof(seen[n].name), "%.*s", (int)name, s);
+			seen[n++].line = line;
+		}
+	}
+	return 0;
+}
+
 /* The whole file as a string: a regular file of at most CONF_SIZE_MAX bytes, no NUL. */
 static int read_conf(const char *path, char **ret, struct err *e)
 {
@@ -428,6 +456,8 @@ int conf_load(struct conf *c, const char *path, bool required, struct err *e)
 	if (r < 0)
 		return r;
 	r = check_lines(path, text, e);
+	if (r == 0)
+		r = check_sections(path, text, e);
 	if (r == 0)
 		r = ini_parse_string(text, handler, &p);
 	free(text);

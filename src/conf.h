@@ -36,6 +36,8 @@ struct cidr {
 
 enum quorum_policy { QUORUM_CABF = 0, QUORUM_ALL, QUORUM_MAJORITY, QUORUM_COUNT };
 enum check_failure { ON_FAIL_CLOSE = 0, ON_FAIL_KEEP, ON_FAIL_WARN };
+/* A self-test too few perspectives answered: treat it as a failure, or go on anyway. */
+enum check_inconclusive { ON_INC_REFUSE = 0, ON_INC_PROCEED };
 
 /* A perspective agent to ask ([perspective NAME]). */
 struct perspective_conf {
@@ -53,6 +55,7 @@ struct check_conf {
 	enum quorum_policy quorum;
 	unsigned quorum_count;     /* QUORUM_COUNT: remotes that must pass */
 	enum check_failure on_failure;
+	enum check_inconclusive on_inconclusive;
 	unsigned timeout;          /* seconds for the whole check */
 	char webroot[PATH_MAX];    /* http-01 probe files go to WEBROOT/.well-known/acme-challenge */
 	char caa_issuer[DOMAIN_LEN];  /* also check CAA for this CA when set */
@@ -100,3 +103,4 @@ const char *quorum_name(enum quorum_policy q);
 int quorum_from_name(const char *v, enum quorum_policy *q, unsigned *count);
 const char *on_failure_name(enum check_failure f);
 int on_failure_from_name(const char *s, enum check_failure *ret);
+const char *on_inconclusive_name(enum check_inconclusive v);

@@ -6,11 +6,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <curl/curl.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include "conf_internal.h"
 #include "sig.h"
 
 static const char *const check_keys[] = { "quorum", "on_check_failure", "timeout", "webroot",
-					  "domains", "caa_issuer" };
+					  "domains", "caa_issuer", "on_inconclusive" };
 static const char *const persp_keys[] = { "url", "key_id", "secret", "secret_file", "ca_file" };
 
 static int bad(char *msg, size_t len, const char *key, const char *value, const char *want)
@@ -47,6 +50,12 @@ bool valid_domain(const char *s)
 
 static const char *const quorum_names[] = { "cabf", "all", "majority", "count" };
 static const char *const on_failure_names[] = { "close", "keep", "warn" };
+static const char *const on_inconclusive_names[] = { "refuse", "proceed" };
+
+const char *on_inconclusive_name(enum check_inconclusive v)
+{
+	return on_inconclusive_names[v];
+}
 
 const char *quorum_name(enum quorum_policy q)
 {
@@ -102,6 +111,12 @@ static int set_check_key(struct check_conf *k, const char *key, const char *v, c
 		return quorum_from_name(v, &k->quorum, &k->quorum_count) ? bad(msg, len, key, v, "cabf, all, majority or a number from 1 to 16") : 1;
 	if (!strcmp(key, "on_check_failure"))
 		return on_failure_from_name(v, &k->on_failure) ? bad(msg, len, key, v, "close, keep or warn") : 1;
+	if (!strcmp(key, "on_inconclusive")) {
+		if (strcmp(v, "refuse") && strcmp(v, "proceed"))
+			return bad(msg, len, key, v, "refuse or proceed");
+		k->on_inconclusive = strcmp(v, "refuse") ? ON_INC_PROCEED : ON_INC_REFUSE;
+		return 1;
+	}
 	if (!strcmp(key, "timeout"))
 		return parse_uint(v, 5, 600, &k->timeout) ? bad(msg, len, key, v, "seconds from 5 to 600") : 1;
 	if (!strcmp(key, "webroot")) {
@@ -142,6 +157,50 @@ static int read_secret_file(const char *path, uint8_t ret[SECRET_LEN], char *msg
 	return 1;
 }
 
+#define CA_FILE_MAX (1 << 20)   /* a certificate or a bundle; /dev/zero is neither */
+
+/* ca_file: a readable regular file holding at least one PEM certificate, or curl would only
+ * say so at the first check, as a perspective that "could not be asked". */
+static int check_ca_file(const char *path, char *msg, size_t len)
+{
+	struct stat st;
+	X509 *cert = NULL;
+	FILE *f = fopen(path, "re");
+
+	if (!f)
+		return snprintf(msg, len, "ca_file '%s': %s", path, strerror(errno)), 0;
+	if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CA_FILE_MAX) {
+		fclose(f);
+		return snprintf(msg, len, "ca_file '%s': not a regular file of at most 1 MiB", path), 0;
+	}
+	cert = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	if (!cert)
+		return snprintf(msg, len, "ca_file '%s': no PEM certificate in it (expected the agent's "
+				"certificate, -----BEGIN CERTIFICATE-----)", path), 0;
+	X509_free(cert);
+	return 1;
+}
+
+/* url: what libcurl will parse, https, with a host. */
+static int check_url(const char *v, char *msg, size_t len)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, shown[64];
+	CURLUcode rc = u ? curl_url_set(u, CURLUPART_URL, v, 0) : CURLUE_OUT_OF_MEMORY;
+
+	if (rc == CURLUE_OK)
+		rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+	curl_free(host);
+	curl_url_cleanup(u);
+	if (rc == CURLUE_OK)
+		return 1;
+	snprintf(msg, len, "bad value '%s' for key 'url': %s; expected the agent's https:// URL, "
+		 "e.g. https://agent.example.net:8443 or https://[2001:db8::1]:8443",
+		 conf_printable(v, shown, sizeof(shown)), curl_url_strerror(rc));
+	return 0;
+}
+
 static bool name_ok(const char *s, size_t max)
 {
 	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
@@ -154,6 +213,8 @@ static int set_persp_key(struct perspective_conf *pc, const char *key, const cha
 	if (!strcmp(key, "url")) {
 		if (strncmp(v, "https://", 8) || strlen(v) >= sizeof(pc->url) || strpbrk(v, " \t\"'"))
 			return bad(msg, len, key, v, "the agent's https:// URL, e.g. https://agent.example.net:8443");
+		if (!check_url(v, msg, len))
+			return 0;
 		snprintf(pc->url, sizeof(pc->url), "%s", v);
 		return 1;
 	}
@@ -166,6 +227,8 @@ static int set_persp_key(struct perspective_conf *pc, const char *key, const cha
 	if (!strcmp(key, "ca_file")) {
 		if (v[0] != '/' || strlen(v) >= sizeof(pc->ca_file))
 			return bad(msg, len, key, v, "an absolute path to the agent's certificate (PEM)");
+		if (!check_ca_file(v, msg, len))
+			return 0;
 		snprintf(pc->ca_file, sizeof(pc->ca_file), "%s", v);
 		return 1;
 	}
@@ -211,7 +274,7 @@ int conf_other_key(struct conf *c, const char *section, const char *key, const c
 	char k[64], sec[64];
 
 	if (!strcmp(section, "check")) {
-		return conf_key_once("check", check_keys, 6, "domains", &c->check.seen, key, value, msg, len) &&
+		return conf_key_once("check", check_keys, sizeof(check_keys) / sizeof(check_keys[0]), "domains", &c->check.seen, key, value, msg, len) &&
 		       set_check_key(&c->check, key, value, msg, len);
 	}
 	if (!strncmp(section, "perspective ", 12)) {

@@ -3,6 +3,7 @@
 #pragma once
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #define ERR_MSG_MAX 512
 
@@ -20,6 +21,8 @@ struct err {
 int err_set(struct err *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 void log_set_quiet(bool quiet);
+/* Writes s with control characters escaped (\n, \t, \xHH); for text from outside. */
+void log_escaped(FILE *f, const char *s);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

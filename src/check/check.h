@@ -43,7 +43,9 @@ void answers_free(struct answer *a, size_t n);
 
 struct quorum {
 	bool pass;
+	bool inconclusive;         /* failed, but would pass if those not asked had passed */
 	unsigned asked, passed, needed;
+	unsigned unasked;          /* could not be asked: down, refused us, bad key or CA file */
 	unsigned rirs;             /* distinct RIRs among the passes */
 	char why[256];
 };

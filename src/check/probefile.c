@@ -43,15 +43,19 @@ static int mkdir_tracked(struct probefile *pf, const char *dir, unsigned bit, st
 		       "in [check] right?", dir, strerror(errno));
 }
 
-int probefile_place(struct probefile *pf, const char *webroot, struct err *e)
+int probefile_place(struct probefile *pf, const char *webroot, unsigned token_len, struct err *e)
 {
 	char thumb[64];
 	int fd, r;
 
 	memset(pf, 0, sizeof(*pf));
-	if ((r = random_b64url(32, pf->token, sizeof(pf->token))) < 0 ||
+	/* the path gate and the responder pass only tokens of token_length characters */
+	if (token_len >= sizeof(pf->token))
+		return err_set(e, -EINVAL, "check: token_length %u is too long for a probe", token_len);
+	if ((r = random_b64url(token_len * 3 / 4 + 1, pf->token, sizeof(pf->token))) < 0 ||
 	    (r = random_b64url(32, thumb, sizeof(thumb))) < 0)
 		return err_set(e, r, "check: no random bytes for a probe token");
+	pf->token[token_len] = '\0';
 	snprintf(pf->key_authorization, sizeof(pf->key_authorization), "%s.%s", pf->token, thumb);
 	snprintf(pf->dir[0], sizeof(pf->dir[0]), "%s/.well-known", webroot);
 	snprintf(pf->dir[1], sizeof(pf->dir[1]), "%s/.well-known/acme-challenge", webroot);

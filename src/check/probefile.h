@@ -13,7 +13,8 @@ struct probefile {
 	bool placed;
 };
 
-/* Writes WEBROOT/.well-known/acme-challenge/TOKEN holding a fresh key authorization. */
-int probefile_place(struct probefile *pf, const char *webroot, struct err *e);
+/* Writes WEBROOT/.well-known/acme-challenge/TOKEN (token_len characters) holding a fresh key
+ * authorization. */
+int probefile_place(struct probefile *pf, const char *webroot, unsigned token_len, struct err *e);
 /* Removes what probefile_place made; safe to call twice. */
 void probefile_remove(struct probefile *pf);

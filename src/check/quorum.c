@@ -23,6 +23,13 @@ static unsigned passing_rirs(const struct answer *a, size_t n)
 }
 
 /* BR: with 2-5 remotes one may fail, with 6 or more two; the passes span 2 RIRs. */
+static bool cabf_pass(unsigned asked, unsigned passed, unsigned rirs)
+{
+	unsigned allowed = asked >= 6 ? 2 : 1;
+
+	return asked >= 2 && passed >= asked - allowed && rirs >= 2;
+}
+
 static void eval_cabf(struct quorum *q)
 {
 	unsigned allowed = q->asked >= 6 ? 2 : 1;
@@ -34,7 +41,9 @@ static void eval_cabf(struct quorum *q)
 		return;
 	}
 	q->needed = q->asked - allowed;
-	q->pass = q->passed >= q->needed && q->rirs >= 2;
+	q->pass = cabf_pass(q->asked, q->passed, q->rirs);
+	/* an agent that could not be asked may be in any region */
+	q->inconclusive = !q->pass && cabf_pass(q->asked, q->passed + q->unasked, q->rirs + q->unasked);
 	if (q->passed < q->needed)
 		snprintf(q->why, sizeof(q->why), "%u of %u passed; cabf needs %u (%u may fail)",
 			 q->passed, q->asked, q->needed, allowed);
@@ -46,16 +55,30 @@ static void eval_cabf(struct quorum *q)
 			 "%u from 2 regions", q->passed, q->asked, q->rirs, q->needed);
 }
 
+/* A failed quorum that the perspectives which could not be asked might still have passed is
+ * undecided: that says nothing about what a CA would see. */
+static void say_inconclusive(struct quorum *q)
+{
+	size_t n = strlen(q->why);
+
+	if (q->inconclusive)
+		snprintf(q->why + n, sizeof(q->why) - n, "; %u could not be asked, too many to decide",
+			 q->unasked);
+}
+
 void quorum_eval(enum quorum_policy policy, unsigned count, const struct answer *a, size_t n,
 		 struct quorum *ret)
 {
 	struct quorum q = { .asked = (unsigned)n };
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		q.passed += a[i].ok;
+		q.unasked += !a[i].answered;
+	}
 	q.rirs = passing_rirs(a, n);
 	if (policy == QUORUM_CABF) {
 		eval_cabf(&q);
+		say_inconclusive(&q);
 		*ret = q;
 		return;
 	}
@@ -66,7 +89,9 @@ void quorum_eval(enum quorum_policy policy, unsigned count, const struct answer 
 	else
 		q.needed = count;
 	q.pass = q.asked > 0 && q.passed >= q.needed;
+	q.inconclusive = !q.pass && q.asked > 0 && q.passed + q.unasked >= q.needed;
 	snprintf(q.why, sizeof(q.why), "%u of %u passed; quorum %s needs %u", q.passed, q.asked,
 		 policy == QUORUM_COUNT ? "count" : quorum_name(policy), q.needed);
+	say_inconclusive(&q);
 	*ret = q;
 }

@@ -138,7 +138,8 @@ static void print_warnings(FILE *f, const struct check_target *t, const struct a
 void report_text(FILE *f, const struct check_target *t, const struct answer *a, size_t n,
 		 const struct quorum *q, const char *const *seen)
 {
-	fprintf(f, "%s %s: %s (%s)\n", probe_type_name(t->type), t->name, q->pass ? "PASS" : "FAIL", q->why);
+	fprintf(f, "%s %s: %s (%s)\n", probe_type_name(t->type), t->name,
+		q->pass ? "PASS" : q->inconclusive ? "INCONCLUSIVE" : "FAIL", q->why);
 	fprintf(f, "  %-12s %-8s %-5s %-6s %-17s %-11s %s\n", "perspective", "rir", "ok", "family",
 		"address", "result", "detail");
 	for (size_t i = 0; i < n; i++)
@@ -164,9 +165,10 @@ json_t *report_json(const struct check_target *t, const struct answer *a, size_t
 			json_object_set_new(o, "reached_host", json_string(seen[i]));
 		json_array_append_new(list, o);
 	}
-	return json_pack("{s:s, s:s, s:b, s:{s:I, s:I, s:I, s:I, s:s}, s:o}", "type",
-			 probe_type_name(t->type), "name", t->name, "pass", q->pass, "quorum",
-			 "asked", (json_int_t)q->asked, "passed", (json_int_t)q->passed, "needed",
-			 (json_int_t)q->needed, "rirs", (json_int_t)q->rirs, "why", q->why,
+	return json_pack("{s:s, s:s, s:b, s:b, s:{s:I, s:I, s:I, s:I, s:I, s:s}, s:o}", "type",
+			 probe_type_name(t->type), "name", t->name, "pass", q->pass, "inconclusive",
+			 q->inconclusive, "quorum", "asked", (json_int_t)q->asked, "passed",
+			 (json_int_t)q->passed, "needed", (json_int_t)q->needed, "unasked",
+			 (json_int_t)q->unasked, "rirs", (json_int_t)q->rirs, "why", q->why,
 			 "perspectives", list);
 }

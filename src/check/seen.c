@@ -1,13 +1,25 @@
 /* seen.c: the gate's counters before and after a self-test, and what they tell about each
  * failed probe: dropped before this host, or reached it and refused by the path gate or by the
  * server behind the window. */
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "check/seen.h"
 #include "nft.h"
 #include "ruleset.h"
 
 static const struct conf *seen_conf;
+
+/* The tokens file exists exactly while the window is token-exact (window.c). */
+static bool tokens_file(const struct conf *c)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/tokens", c->state_dir);
+	return access(path, F_OK) == 0;
+}
 
 /* Sums our recorded rules' counters per kind; 0 or a negative errno. */
 static int read_counters(const struct conf *c, struct seen *s, uint64_t *sum)
@@ -37,6 +49,7 @@ static int read_counters(const struct conf *c, struct seen *s, uint64_t *sum)
 	for (size_t i = 0; r == 0 && i < st.nleases; i++)
 		if (st.leases[i].deadline > now)
 			s->services |= st.leases[i].services;
+	s->exact = r == 0 && tokens_file(c);
 	nft_close(n);
 	ruleset_free(&rs);
 	state_free(&st);
@@ -88,9 +101,12 @@ static void note_for(const struct seen *s, enum rule_kind k, unsigned svc, int p
 	else if (d == 0 && cls_is(a, "dropped", "timeout"))
 		snprintf(buf, len, "; dropped before this host: the window's rules counted no packet "
 			 "during the check");
+	else if (k == KIND_OPEN_HTTP01 && cls_is(a, "reset", NULL) && delta(s, KIND_PATH_RESET) && s->exact)
+		snprintf(buf, len, "; reached this host, reset by acmegate's path gate: the window is "
+			 "token-exact (open --token) and passes only the tokens its leases named");
 	else if (k == KIND_OPEN_HTTP01 && cls_is(a, "reset", NULL) && delta(s, KIND_PATH_RESET))
 		snprintf(buf, len, "; reached this host, reset by acmegate's path gate (only "
-			 "/.well-known/acme-challenge/ passes)");
+			 "/.well-known/acme-challenge/TOKEN passes, a token of token_length characters)");
 	else if (d && cls_is(a, "dropped", "timeout"))
 		snprintf(buf, len, "; the window let %llu packets to port %d in during the check, from "
 			 "perspectives that got through", (unsigned long long)d, port);

@@ -10,9 +10,10 @@
 struct seen {
 	bool have;                         /* counters read before and after */
 	unsigned services;                 /* services some live lease holds open */
+	bool exact;                        /* the window passes only the tokens leases named */
 	size_t openers[KIND_COUNT];        /* recorded rules of each kind */
 	uint64_t before[KIND_COUNT], after[KIND_COUNT];
-	char notes[PERSPECTIVE_MAX][160];
+	char notes[PERSPECTIVE_MAX][256];
 };
 
 void seen_begin(struct seen *s, const struct conf *c);

@@ -43,32 +43,44 @@ static void report_target(FILE *out, const struct selftest *st, const struct che
 		report_text(out, t, a, n, q, seen);
 }
 
-/* Evaluates and reports every target; returns 1 when all pass. */
+static const char *const verdict_line[] = {
+	[SELFTEST_FAIL] = "FAIL: a CA would most likely refuse this validation; see the reasons above",
+	[SELFTEST_PASS] = "PASS",
+	[SELFTEST_INCONCLUSIVE] = "INCONCLUSIVE: too few perspectives could be asked to decide the "
+		"quorum; this says nothing about what a CA would see. Make the agents answer (see "
+		"above), or set on_inconclusive in [check]",
+};
+static const char *const verdict_name[] = { "fail", "pass", "inconclusive" };
+
+/* Evaluates and reports every target; returns an enum selftest_result. */
 static int judge(const struct conf *c, const struct selftest *st, const struct answer *a,
 		 struct seen *sn, FILE *out)
 {
 	json_t *list = st->json ? json_array() : NULL;
 	const char *notes[PERSPECTIVE_MAX];
-	bool pass = true;
+	bool fail = false, undecided = false;
+	int v;
 
 	for (size_t t = 0; t < st->ntargets; t++) {
 		const struct answer *row = &a[t * c->npersp];
 		struct quorum q;
 
 		quorum_eval(st->quorum, st->quorum_count, row, c->npersp, &q);
-		pass = pass && q.pass;
+		fail = fail || (!q.pass && !q.inconclusive);
+		undecided = undecided || q.inconclusive;
 		seen_notes(sn, &st->targets[t], row, c->npersp, notes);
 		report_target(out, st, &st->targets[t], row, c->npersp, &q, notes, list);
 	}
+	v = fail ? SELFTEST_FAIL : undecided ? SELFTEST_INCONCLUSIVE : SELFTEST_PASS;
 	if (st->json) {
-		json_dumpf(json_pack("{s:b, s:o}", "pass", pass, "targets", list), out,
+		json_dumpf(json_pack("{s:b, s:s, s:o}", "pass", v == SELFTEST_PASS, "result",
+				     verdict_name[v], "targets", list), out,
 			   JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		fputc('\n', out);
 	} else {
-		fprintf(out, "self-test: %s\n", pass ? "PASS" : "FAIL: a CA would most likely refuse this "
-			"validation; see the reasons above");
+		fprintf(out, "self-test: %s\n", verdict_line[v]);
 	}
-	return pass;
+	return v;
 }
 
 int selftest_run(const struct conf *c, struct selftest *st, FILE *out, struct err *e)
@@ -81,7 +93,7 @@ int selftest_run(const struct conf *c, struct selftest *st, FILE *out, struct er
 	if (!a)
 		return err_set(e, -ENOMEM, "check: out of memory");
 	if (st->probe_file) {
-		r = probefile_place(&current, c->check.webroot, e);
+		r = probefile_place(&current, st->webroot ? st->webroot : c->check.webroot, c->token_length, e);
 		if (r < 0) {
 			free(a);
 			return r;

@@ -13,10 +13,18 @@ struct selftest {
 	unsigned quorum_count;
 	bool json;
 	bool probe_file;       /* http-01 targets without a token: place a probe file */
+	const char *webroot;   /* where it goes: what serves port 80's challenges */
 };
 
-/* Runs st against c's perspectives, writing the report to out. Returns 1 when every target
- * passes its quorum, 0 when one fails, a negative errno (e says why) when it could not run. */
+/* What a self-test found: a decided failure wins over an undecided target. */
+enum selftest_result {
+	SELFTEST_FAIL = 0,          /* a quorum failed on what the perspectives saw */
+	SELFTEST_PASS = 1,          /* every target passed its quorum */
+	SELFTEST_INCONCLUSIVE = 2,  /* too few perspectives could be asked to decide a quorum */
+};
+
+/* Runs st against c's perspectives, writing the report to out. Returns an enum selftest_result,
+ * or a negative errno (e says why) when it could not run. */
 int selftest_run(const struct conf *c, struct selftest *st, FILE *out, struct err *e);
 /* Removes the probe file of a running self-test; async-signal-safe. */
 void selftest_cleanup_now(void);

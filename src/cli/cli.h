@@ -12,11 +12,14 @@ enum {
 	EXIT_USAGE = 64,        /* bad command line */
 	EXIT_CHECK = 65,        /* the self-test failed: a CA would most likely fail too */
 	EXIT_UNAVAILABLE = 69,  /* nf_tables not available in this kernel */
+	EXIT_INCONCLUSIVE = 71, /* the self-test could not decide: too few perspectives answered */
 	EXIT_KERNEL = 70,       /* the kernel refused the change */
 	EXIT_STATE = 74,        /* state directory or file unusable */
 	EXIT_LOCKED = 75,       /* another acmegate held the lock too long: try again */
 	EXIT_NOPERM = 77,       /* no CAP_NET_ADMIN */
 	EXIT_CONFIG = 78,       /* bad configuration */
+	EXIT_NOEXEC = 126,      /* run: the client is not executable (as the shell says it) */
+	EXIT_NOTFOUND = 127,    /* run: the client is not found in PATH */
 };
 
 struct cli {

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include "check/selftest.h"
 #include "cli.h"
@@ -46,7 +47,8 @@ static void check_usage(FILE *f)
 		"  --json             the report as JSON\n"
 		"  --lease NAME       a pre-hook's check of that lease: apply on_check_failure to it\n"
 		"  --if-configured    succeed quietly when no [perspective] is configured\n"
-		"Exit: 0 the quorum passed, %d it failed; see acmegate(8).\n", EXIT_CHECK);
+		"Exit: 0 the quorum passed, %d it failed, %d too few perspectives could be asked to\n"
+		"decide it; see acmegate(8).\n", EXIT_CHECK, EXIT_INCONCLUSIVE);
 }
 
 static int parse_check_args(int argc, char **argv, struct check_args *a, struct selftest *st)
@@ -193,6 +195,24 @@ static int add_target(struct selftest *st, enum probe_type type, const char *nam
 	return 0;
 }
 
+/* A token-exact window (open --token; the tokens file exists exactly while the gate is exact)
+ * resets every token it was not given, so a probe file cannot pass it whatever a CA would
+ * see. That is a usage error, not a verdict: the same call would never pass, and the fix is
+ * to check the challenge itself. */
+static int probe_can_pass(const struct conf *c, const struct selftest *st)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/tokens", c->state_dir);
+	if (!st->probe_file || access(path, F_OK) != 0)
+		return 0;
+	log_error("check: the window is token-exact (a lease was opened with --token; %s lists "
+		  "the tokens it passes): a probe file's random token cannot pass it. Check the "
+		  "challenge itself with --token and --key-authorization (a certbot manual hook has "
+		  "them in $CERTBOT_TOKEN and $CERTBOT_VALIDATION)", path);
+	return EXIT_USAGE;
+}
+
 /* Every domain gets the chosen check, and a caa check when caa_issuer is set. */
 int check_targets(const struct conf *c, const struct check_args *a, struct selftest *st)
 {
@@ -219,10 +239,14 @@ int check_targets(const struct conf *c, const struct check_args *a, struct selft
 			snprintf(st->targets[st->ntargets - 1].ca, DOMAIN_LEN, "%s", c->check.caa_issuer);
 	}
 	st->probe_file = r == 0 && type == PROBE_HTTP01 && !st->targets[0].token[0];
-	return r;
+	/* the responder serves its own webroot; a relay, the web server's (webroot in [check]) */
+	st->webroot = c->http01_mode == HTTP01_RESPONDER && c->responder_webroot[0] ?
+		      c->responder_webroot : c->check.webroot;
+	return r ? r : probe_can_pass(c, st);
 }
 
-/* Runs the self-test; 0 pass, EXIT_CHECK fail, or another exit code after saying why. */
+/* Runs the self-test; 0 pass, EXIT_CHECK fail, EXIT_INCONCLUSIVE undecided, or another exit
+ * code after saying why. */
 int check_execute(const struct conf *c, struct selftest *st, FILE *out)
 {
 	struct err e = { 0 };
@@ -241,29 +265,36 @@ int check_execute(const struct conf *c, struct selftest *st, FILE *out)
 		log_error("%s", e.msg);
 		return EXIT_FAIL;
 	}
-	return r ? 0 : EXIT_CHECK;
+	return r == SELFTEST_PASS ? 0 : r == SELFTEST_INCONCLUSIVE ? EXIT_INCONCLUSIVE : EXIT_CHECK;
 }
 
-/* A pre-hook's failed check: on_check_failure decides what happens to its lease. */
-static int apply_policy(struct cli *cli, const char *lease)
+/* A pre-hook's failed or undecided check: on_inconclusive, then on_check_failure decide what
+ * happens to its lease. */
+static int apply_policy(struct cli *cli, const char *lease, int r)
 {
 	char *argv[] = { "close", "--lease", (char *)lease, NULL };
 	enum check_failure f = cli->conf.check.on_failure;
+	const char *what = r == EXIT_CHECK ? "failed" : "was inconclusive (on_inconclusive = refuse)";
 
+	if (r == EXIT_INCONCLUSIVE && cli->conf.check.on_inconclusive == ON_INC_PROCEED) {
+		log_warn("acmegate: the self-test was inconclusive: too few perspectives could be "
+			 "asked; the window stays open and validation goes on (on_inconclusive = proceed)");
+		return 0;
+	}
 	if (f == ON_FAIL_WARN) {
-		log_warn("acmegate: the self-test failed; the window stays open and validation goes on "
-			 "(on_check_failure = warn)");
+		log_warn("acmegate: the self-test %s; the window stays open and validation goes on "
+			 "(on_check_failure = warn)", what);
 		return 0;
 	}
 	if (f == ON_FAIL_KEEP) {
-		log_warn("acmegate: the self-test failed; the window stays open until its deadline "
-			 "(on_check_failure = keep)");
-		return EXIT_CHECK;
+		log_warn("acmegate: the self-test %s; the window stays open until its deadline "
+			 "(on_check_failure = keep)", what);
+		return r;
 	}
-	log_warn("acmegate: the self-test failed; closing lease '%s' (on_check_failure = close)", lease);
+	log_warn("acmegate: the self-test %s; closing lease '%s' (on_check_failure = close)", what, lease);
 	optind = 0;
 	cmd_close(cli, 3, argv);
-	return EXIT_CHECK;
+	return r;
 }
 
 int cmd_check(struct cli *cli, int argc, char **argv)
@@ -294,7 +325,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		return r;
 	check_signals();
 	r = check_execute(&cli->conf, &st, a.lease ? stderr : stdout);
-	if (r == EXIT_CHECK && a.lease)
-		r = apply_policy(cli, a.lease);
+	if ((r == EXIT_CHECK || r == EXIT_INCONCLUSIVE) && a.lease)
+		r = apply_policy(cli, a.lease, r);
 	return r;
 }

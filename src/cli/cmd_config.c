@@ -21,6 +21,21 @@ static void print_trusted(const struct conf *c)
 	printf("\n");
 }
 
+static void print_check(const struct conf *c)
+{
+	if (!c->npersp)
+		return;
+	if (c->check.quorum == QUORUM_COUNT)
+		printf("  quorum = %u\n", c->check.quorum_count);
+	else
+		printf("  quorum = %s\n", quorum_name(c->check.quorum));
+	printf("  on_check_failure = %s\n  on_inconclusive = %s\n  perspectives =",
+	       on_failure_name(c->check.on_failure), on_inconclusive_name(c->check.on_inconclusive));
+	for (size_t i = 0; i < c->npersp; i++)
+		printf("%s %s", i ? "," : "", c->persp[i].name);
+	printf("\n");
+}
+
 int cmd_check_config(struct cli *cli, int argc, char **argv)
 {
 	char svcs[64] = "";
@@ -52,5 +67,6 @@ int cmd_check_config(struct cli *cli, int argc, char **argv)
 		       cli->conf.responder_relay[0] ? cli->conf.responder_relay : RESPONDER_RELAY_DEFAULT,
 		       cli->conf.responder_user);
 	print_trusted(&cli->conf);
+	print_check(&cli->conf);
 	return 0;
 }

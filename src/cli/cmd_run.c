@@ -1,31 +1,37 @@
-/* cmd_run.c: `run -- CLIENT ARGS...`: opens a window for a lease of its own, runs the self-test,
- * runs the ACME client only if the test passes, and closes the lease in every case: when the
- * client fails, and on SIGINT, SIGTERM or SIGHUP (passed on to the client first). */
+/* cmd_run.c: `run -- CLIENT ARGS...`: finds the client, opens a window for a lease of its own,
+ * runs the self-test, runs the ACME client only if the test passes, and closes the lease in
+ * every case: when the client fails, and on SIGINT, SIGTERM or SIGHUP (passed on to the client
+ * first, SIGKILL after a grace period). */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include "check/selftest.h"
 #include "cli.h"
 #include "state.h"
 
 #define CHALLENGES_MAX 3
+#define KILL_GRACE_S 10     /* a client that ignores our signal this long gets SIGKILL */
 
 struct run_args {
 	struct check_args check;
 	const char *challenges[CHALLENGES_MAX];
 	size_t nchallenges;
 	const char *ttl;
+	unsigned ttl_s;          /* the window's lifetime: --ttl, or ttl in [gate] */
 	char lease[LEASE_NAME_MAX + 1];
 	bool no_check;
 	char **client;
 };
 
-static volatile sig_atomic_t child_pid, got_signal;
+static volatile sig_atomic_t child_pid, got_signal, killed, deadline_passed;
 
 static void run_usage(FILE *f)
 {
@@ -38,8 +44,10 @@ static void run_usage(FILE *f)
 		"  --lease NAME       the window's lease (default run-PID)\n"
 		"  --quorum POLICY    cabf, all, majority or a number (default: quorum in [check])\n"
 		"  --no-check         skip the self-test\n"
-		"Exit: the client's exit code; %d when the self-test failed (the client did not run).\n",
-		EXIT_CHECK);
+		"Exit: the client's exit code; %d when the self-test failed, %d when it was inconclusive\n"
+		"(and on_inconclusive = refuse): the client did not run; %d / %d when CLIENT is not\n"
+		"found / not executable; 128+N after acmegate got signal N. See acmegate(8).\n",
+		EXIT_CHECK, EXIT_INCONCLUSIVE, EXIT_NOTFOUND, EXIT_NOEXEC);
 }
 
 /* certbot, lego, dehydrated: -d NAME, -d=NAME, --domain(s) NAME, comma-separated lists. */
@@ -111,6 +119,70 @@ static int parse_run_args(int argc, char **argv, struct run_args *a, struct self
 	return 0;
 }
 
+/* What `open --ttl` would refuse, refused here, before anything opens, in run's own name. */
+static int check_ttl(const struct conf *c, struct run_args *a)
+{
+	a->ttl_s = c->ttl;
+	if (a->ttl && parse_uint(a->ttl, 1, c->max_ttl, &a->ttl_s) < 0) {
+		cli_usage_error("run", "bad --ttl '%s': expected seconds from 1 to max_ttl (%u)",
+				a->ttl, c->max_ttl);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* -ENOENT, -EACCES or 0 for one candidate path, as execve would judge it. */
+static int exec_ok(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return errno == ENOENT || errno == ENOTDIR ? -ENOENT : -EACCES;
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & 0111) || access(path, X_OK) < 0)
+		return -EACCES;
+	return 0;
+}
+
+/* The client as execvp finds it: a name with a slash as it is, else the first hit in PATH
+ * (an unusable hit is remembered, as execvp does, but a later usable one wins). */
+static int find_client(const char *name)
+{
+	const char *path = secure_getenv("PATH");
+	char buf[PATH_MAX];
+	int r = -ENOENT;
+
+	if (!*name)
+		return -ENOENT;
+	if (strchr(name, '/'))
+		return exec_ok(name);
+	path = path ? path : "/usr/local/bin:/bin:/usr/bin";
+	for (const char *p = path; ; p += strcspn(p, ":") + 1) {
+		size_t n = strcspn(p, ":");
+		int one;
+
+		snprintf(buf, sizeof(buf), "%.*s%s%s", (int)n, p, n ? "/" : "", name);
+		one = exec_ok(buf);
+		if (one == 0)
+			return 0;
+		if (one == -EACCES)
+			r = -EACCES;
+		if (!p[n])
+			return r;
+	}
+}
+
+static int check_client(const char *name)
+{
+	int r = find_client(name);
+
+	if (r == 0)
+		return 0;
+	log_error("run: '%s': %s; nothing was opened", name, r == -ENOENT ?
+		  "command not found (looked it up in PATH as the shell does)" :
+		  "not an executable file (or no permission to run it)");
+	return r == -ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC;
+}
+
 static int open_window(struct cli *cli, const struct run_args *a)
 {
 	char *argv[4 + 2 * CHALLENGES_MAX + 3] = { "open", "--lease", (char *)a->lease };
@@ -136,11 +208,30 @@ static int close_window(struct cli *cli, const char *lease)
 	return cmd_close(cli, 3, argv);
 }
 
+/* The first signal goes on to the client, and starts the grace period (alarm); more of them go
+ * on too. */
 static void forward(int sig)
 {
+	if (!got_signal)
+		alarm(KILL_GRACE_S);
 	got_signal = sig;
 	if (child_pid > 0)
 		kill((pid_t)child_pid, sig);
+}
+
+/* The alarm is the window's deadline while the client runs, or the end of the grace period
+ * after we got a signal: a client that ignores it must not hold the window open forever. */
+static void on_alarm(int sig)
+{
+	(void)sig;
+	if (!got_signal) {
+		deadline_passed = 1;
+		return;
+	}
+	if (child_pid > 0) {
+		killed = 1;
+		kill((pid_t)child_pid, SIGKILL);
+	}
 }
 
 static void signals_to_child(void)
@@ -148,20 +239,53 @@ static void signals_to_child(void)
 	struct sigaction sa = { .sa_handler = forward };
 
 	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGALRM);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
 }
 
-static int run_client(char **client)
+static void warn_deadline(const struct run_args *a)
 {
+	log_warn("run: '%s' is still running at the window's deadline (%u s after it opened): "
+		 "the kernel has closed the window, so a CA's validation from now on fails; give a "
+		 "larger --ttl (at most max_ttl)", a->client[0], a->ttl_s);
+}
+
+/* Waits for the client; says so once when the window's deadline passes while it runs. */
+static int wait_client(const struct run_args *a, pid_t pid, int *status)
+{
+	bool warned = false;
+
+	while (waitpid(pid, status, 0) < 0) {
+		if (errno != EINTR)
+			return -errno;
+		if (deadline_passed && !warned) {
+			warn_deadline(a);
+			warned = true;
+		}
+	}
+	if (deadline_passed && !warned && !got_signal)
+		warn_deadline(a);
+	return 0;
+}
+
+static int run_client(const struct run_args *a, time_t deadline)
+{
+	char **client = a->client;
+	time_t now = time(NULL);
 	pid_t pid;
 	int status;
 
 	fflush(NULL);
 	signals_to_child();
+	/* before the fork: a signal from now on replaces it with the grace period */
+	alarm(deadline > now ? (unsigned)(deadline - now) : 1);
 	pid = fork();
 	if (pid < 0) {
+		alarm(0);
 		log_error("run: cannot start '%s': %s", client[0], strerror(errno));
 		return EXIT_FAIL;
 	}
@@ -169,17 +293,21 @@ static int run_client(char **client)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGHUP, SIG_DFL);
+		signal(SIGALRM, SIG_DFL);
 		execvp(client[0], client);
 		fprintf(stderr, "acmegate run: cannot run '%s': %s\n", client[0], strerror(errno));
-		_exit(errno == ENOENT ? 127 : 126);
+		_exit(errno == ENOENT ? EXIT_NOTFOUND : EXIT_NOEXEC);
 	}
 	child_pid = pid;
 	if (got_signal)
 		kill(pid, got_signal);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return EXIT_FAIL;
+	if (wait_client(a, pid, &status) < 0)
+		return EXIT_FAIL;
 	child_pid = 0;
+	alarm(0);
+	if (killed)
+		log_warn("run: '%s' did not exit within %d s of signal %d; killed it", client[0],
+			 KILL_GRACE_S, (int)got_signal);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
@@ -203,6 +331,16 @@ static int run_check(struct cli *cli, struct run_args *a, struct selftest *st)
 	if (r == EXIT_CHECK)
 		log_error("run: the self-test failed; '%s' was not run, so no CA validation attempt was "
 			  "spent on a window that would fail", a->client[0]);
+	if (r == EXIT_INCONCLUSIVE && cli->conf.check.on_inconclusive == ON_INC_PROCEED) {
+		log_warn("run: the self-test was inconclusive (too few perspectives could be asked); "
+			 "running '%s' anyway (on_inconclusive = proceed)", a->client[0]);
+		return 0;
+	}
+	if (r == EXIT_INCONCLUSIVE)
+		log_error("run: the self-test was inconclusive: too few perspectives could be asked to "
+			  "tell whether a CA could validate; '%s' was not run. Make the agents answer "
+			  "(see above), or run it anyway with --no-check or on_inconclusive = proceed "
+			  "in [check]", a->client[0]);
 	return r;
 }
 
@@ -211,6 +349,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 	static struct selftest st;
 	struct run_args a = { 0 };
 	int r = cli_load_conf(cli), closed;
+	time_t deadline;
 
 	if (r)
 		return r;
@@ -223,12 +362,18 @@ int cmd_run(struct cli *cli, int argc, char **argv)
 		cli_usage_error("run", "bad lease name '%s': 1 to 64 of A-Z a-z 0-9 . _ : @ -", a.lease);
 		return EXIT_USAGE;
 	}
+	if ((r = check_ttl(&cli->conf, &a)) || (r = check_client(a.client[0])))
+		return r;
 	r = open_window(cli, &a);
 	if (r)
 		return r;
+	deadline = time(NULL) + a.ttl_s;
 	r = run_check(cli, &a, &st);
 	if (r == 0)
-		r = run_client(a.client);
+		r = run_client(&a, deadline);
 	closed = close_window(cli, a.lease);
+	/* a stop by signal says so, whatever the client made of the signal */
+	if (got_signal)
+		return 128 + got_signal;
 	return r ? r : closed;
 }

@@ -55,10 +55,13 @@ void cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "acmegate%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	char msg[2048];
+
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	fprintf(stderr, "acmegate%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	log_escaped(stderr, msg);
 	fprintf(stderr, "\nTry 'acmegate%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
 }
 

@@ -23,7 +23,7 @@ CONF=$WD/acmegate.conf
 { printf '[gate]\nstate_dir = %s/state\nttl = 300\n' "$WD"
   printf '[check]\nwebroot = %s\ndomains = www.site.test\ntimeout = 40\n' "$MPW_WEBROOT"
   mpw_client_conf "$P"; } >"$CONF"
-tap_plan 55
+tap_plan 88
 
 gate() { world_exec "$P" srv "$ACMEGATE_BIN" -c "$CONF" "$@"; }
 # selftest ARGS...: runs `check --json`; the report in $WD/out.json, exit code in $rc.
@@ -188,6 +188,90 @@ tap_is "$rc" 65 "pre-hook: a failing self-test fails the hook" || tap_diag "$out
 tap_like "$out" "on_check_failure = close" "... says it closes the window"
 tap_is "$(world_exec "$P" srv nft list ruleset | grep -c 'comment "acmegate:')" 0 "... and closed it"
 mpw_nginx "$P" plain >/dev/null
+
+# -- 14. agents that cannot be asked: inconclusive (exit 71), not "a CA would fail"
+sed 's|^\(url = https://[^ ]*\):8443$|\1:9|' "$CONF" >"$WD/closed.conf"
+out=$(world_exec "$P" srv "$ACMEGATE_BIN" -c "$WD/closed.conf" check 2>&1); rc=$?
+tap_is "$rc" 71 "every agent on a closed port: check exits 71 (inconclusive)" || tap_diag "$out"
+tap_like "$out" "self-test: INCONCLUSIVE: too few perspectives could be asked" "... and says it could not decide"
+tap_unlike "$out" "a CA would most likely refuse" "... without blaming the CA's path"
+out=$(world_exec "$P" srv "$ACMEGATE_BIN" -c "$WD/closed.conf" run --lease i1 -- sh -c 'echo client-ran' 2>&1); rc=$?
+tap_is "$rc" 71 "run: an inconclusive self-test exits 71 (on_inconclusive = refuse)" || tap_diag "$out"
+tap_unlike "$out" "client-ran|no CA validation attempt was spent" "... the client did not run, and no false claim"
+tap_like "$out" "on_inconclusive = proceed" "... and it says how to go on anyway"
+tap_is "$(world_exec "$P" srv nft list ruleset | grep -c 'comment "acmegate:')" 0 "... and the window is closed"
+sed 's|^\[check\]$|[check]\non_inconclusive = proceed|' "$WD/closed.conf" >"$WD/proceed.conf"
+out=$(world_exec "$P" srv "$ACMEGATE_BIN" -c "$WD/proceed.conf" run --lease i2 -- sh -c 'echo client-ran' 2>&1); rc=$?
+tap_is "$rc" 0 "run, on_inconclusive = proceed: the client runs" || tap_diag "$out"
+tap_like "$out" "client-ran" "... it ran"
+out=$(world_exec "$P" srv env PATH="$WD/bin:$PATH" ACMEGATE_CONFIG="$WD/closed.conf" "$repo/hooks/certbot/pre" 2>&1); rc=$?
+tap_is "$rc" 71 "pre-hook: an inconclusive self-test fails the hook with 71" || tap_diag "$out"
+tap_like "$out" "inconclusive.*closing lease 'certbot' \(on_check_failure = close\)" "... says so and closes"
+out=$(world_exec "$P" srv env PATH="$WD/bin:$PATH" ACMEGATE_CONFIG="$WD/proceed.conf" "$repo/hooks/certbot/pre" 2>&1); rc=$?
+tap_is "$rc" 0 "pre-hook, on_inconclusive = proceed: the window stays open" || tap_diag "$out"
+gate close --lease certbot >/dev/null 2>&1
+
+# -- 15. a token-exact window: a probe cannot pass it; check the challenge itself
+tok2=QmFyZm9vLXRva2VuLWZvci1hY21lZ2F0ZS10ZXN0czI
+echo "$tok.thumb" >"$MPW_WEBROOT/.well-known/acme-challenge/$tok"
+chmod -R a+rX "$MPW_WEBROOT"
+gate open --lease tx --token "$tok" >/dev/null 2>&1
+out=$(gate check 2>&1); rc=$?
+tap_is "$rc" 64 "token-exact window, no --token: a usage error (64), no probe" || tap_diag "$out"
+tap_like "$out" "window is token-exact.*--token and --key-authorization" "... saying why and what to pass"
+selftest --token "$tok" --key-authorization "$tok.thumb"
+tap_is "$rc" 0 "token-exact window, its own token: passes" || why
+out=$(gate check --token "$tok2" --key-authorization "$tok2.thumb" 2>&1); rc=$?
+tap_is "$rc" 65 "token-exact window, a token it was not given: fails" || tap_diag "$out"
+tap_like "$out" "reset by acmegate's path gate: the window is token-exact" "... and the reset is explained as token-exact"
+gate close --lease tx >/dev/null 2>&1
+rm -f "$MPW_WEBROOT/.well-known/acme-challenge/$tok"
+
+# -- 16. responder mode with responder_webroot: the probe goes where the responder serves
+mkdir -p -m 755 "$WD/rwww"
+sed 's|^\[gate\]$|[gate]\nhttp01_mode = responder\nresponder_webroot = '"$WD"'/rwww|' "$CONF" >"$WD/resp.conf"
+world_exec "$P" srv "$ACMEGATE_BIN" -c "$WD/resp.conf" open --lease rs >"$WD/rs.txt" 2>&1
+world_exec "$P" srv "$ACMEGATE_BIN" -c "$WD/resp.conf" check --json >"$WD/out.json" 2>"$WD/err.txt"; rc=$?
+tap_is "$rc" 0 "responder mode: the probe file goes to responder_webroot and passes" || why
+tap_is "$(ls -A "$WD/rwww/.well-known/acme-challenge" 2>/dev/null | wc -l)" 0 "... and is removed afterwards"
+world_exec "$P" srv "$ACMEGATE_BIN" -c "$WD/resp.conf" close --lease rs >/dev/null 2>&1
+
+# -- 17. run: the client is looked up before anything opens; --ttl is run's
+out=$(gate run --lease r6 -- no-such-acme-client-here 2>&1); rc=$?
+tap_is "$rc" 127 "run: a client not in PATH exits 127" || tap_diag "$out"
+tap_like "$out" "command not found.*nothing was opened" "... before opening"
+printf '#!/bin/sh\n' >"$WD/notexec"; chmod 644 "$WD/notexec"
+out=$(gate run --lease r6 -- "$WD/notexec" 2>&1); rc=$?
+tap_is "$rc" 126 "run: a client that is not executable exits 126" || tap_diag "$out"
+tap_is "$(world_exec "$P" srv nft list ruleset | grep -c 'comment "acmegate:')" 0 "... and no window was opened"
+out=$(gate run --ttl 99999 -- true 2>&1); rc=$?
+tap_is "$rc" 64 "run --ttl 99999: exit 64" || tap_diag "$out"
+tap_like "$out" "acmegate run: bad --ttl '99999'" "... in run's name"
+tap_like "$out" "Try 'acmegate run --help'" "... and points to run's help"
+out=$(world_exec "$P" srv env CERTBOT_DOMAIN=$'evil\nacmegate: forged' "$ACMEGATE_BIN" -c "$CONF" check 2>&1)
+tap_is "$(printf '%s\n' "$out" | grep -c '^acmegate: forged')" 0 "a newline from the environment cannot forge a line" ||
+	tap_diag "$out"
+tap_like "$out" 'evil\\nacmegate: forged' "... it is shown escaped"
+
+# -- 18. run: a client outliving --ttl is warned about; one ignoring SIGTERM is killed
+out=$(gate run --no-check --ttl 2 --lease r7 -- sleep 4 2>&1); rc=$?
+tap_like "$out" "still running at the window's deadline.*--ttl" "run: a client past --ttl: warned that the window closed" ||
+	tap_diag "$out"
+ip netns exec "$(world_ns "$P" srv)" "$ACMEGATE_BIN" -c "$CONF" run --no-check --lease r8 -- \
+	sh -c 'trap "" TERM INT HUP; sleep 60' >"$WD/run8.txt" 2>&1 &
+rpid=$!
+for _ in $(seq 100); do shpid=$(pgrep -P "$rpid") && [ -n "$(pgrep -P "$shpid")" ] && break; sleep 0.1; done
+sleeppid=$(pgrep -P "$shpid")
+start=$(date +%s)
+kill -TERM "$rpid" 2>/dev/null
+wait "$rpid"; rc=$?
+took=$(($(date +%s) - start))
+[ -n "$sleeppid" ] && kill -KILL "$sleeppid" 2>/dev/null || tap_diag "the client's sleep (pid '$sleeppid') was not found"
+tap_is "$rc" 143 "run: a client ignoring SIGTERM is killed after the grace; exit 128+15" || tap_diag "$(cat "$WD/run8.txt")"
+tap_ok_if() { if eval "$1"; then tap_ok "$2"; else tap_not_ok "$2"; tap_diag "$3"; fi; }
+tap_ok_if "[ $took -ge 9 ] && [ $took -le 20 ]" "... after about 10 s" "took $took s"
+tap_like "$(cat "$WD/run8.txt")" "did not exit within 10 s of signal 15; killed it" "... and says so"
+tap_is "$(world_exec "$P" srv nft list ruleset | grep -c 'comment "acmegate:')" 0 "... and the window is closed"
 
 # -- 13. the real thing: certbot through `acmegate run`, self-test first, then Pebble validates
 if world_pebble "$P" >/dev/null 2>&1 && world_dns "$P" www.site.test 46; then

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include "conf.h"
 
 static char path[64];
@@ -187,24 +190,53 @@ static void test_names(void **state)
 
 #define HEX64 "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 
+/* A throwaway self-signed certificate as PEM at path, as an agent's ca_file. */
+static void write_cert(const char *file)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	FILE *f = fopen(file, "w");
+
+	assert_non_null(key);
+	assert_non_null(f);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+				   (const unsigned char *)"agent", -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(x));
+	X509_set_pubkey(x, key);
+	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+	assert_int_equal(PEM_write_X509(f, x), 1);
+	fclose(f);
+	X509_free(x);
+	EVP_PKEY_free(key);
+}
+
 static void test_check_sections(void **state)
 {
 	struct conf c;
 	struct err e;
+	char text[1024];
 
 	(void)state;
-	assert_int_equal(load("[check]\nquorum = 3\ndomains = a.example.org, *.b.example.org\n"
+	write_cert("/tmp/acmegate-test-eu-1.pem");
+	snprintf(text, sizeof(text), "[check]\nquorum = 3\ndomains = a.example.org, *.b.example.org\n"
 			      "domains = c.example.org\non_check_failure = warn\nwebroot = /srv/www\n"
+			      "on_inconclusive = proceed\n"
 			      "[perspective eu-1]\nurl = https://192.0.2.1:8443\nkey_id = home\n"
-			      "secret = " HEX64 "\nca_file = /etc/acmegate/eu-1.pem\n"
+			      "secret = " HEX64 "\nca_file = /tmp/acmegate-test-eu-1.pem\n"
 			      "[perspective us-1]\nurl = https://agent.example.net\nkey_id = k\n"
 			      "secret = " HEX64 "\n[perspective x]\nurl = https://x\nkey_id = k\n"
-			      "secret = " HEX64 "\n", &c, &e), 0);
+			      "secret = " HEX64 "\n");
+	assert_int_equal(load(text, &c, &e), 0);
+	unlink("/tmp/acmegate-test-eu-1.pem");
 	assert_int_equal(c.check.quorum, QUORUM_COUNT);
 	assert_int_equal(c.check.quorum_count, 3);
 	assert_int_equal(c.check.ndomains, 3);
 	assert_string_equal(c.check.domains[1], "*.b.example.org");
 	assert_int_equal(c.check.on_failure, ON_FAIL_WARN);
+	assert_int_equal(c.check.on_inconclusive, ON_INC_PROCEED);
 	assert_int_equal(c.npersp, 3);
 	assert_string_equal(c.persp[0].name, "eu-1");
 	assert_int_equal(c.persp[0].secret[1], 0x11);
@@ -213,6 +245,8 @@ static void test_check_sections(void **state)
 
 static void test_check_bad(void **state)
 {
+	FILE *f;
+
 	(void)state;
 	assert_error("[check]\nquorum = most\n", "2:", "'quorum'");
 	assert_error("[check]\nquorum = 0\n", "2:", "'quorum'");
@@ -225,7 +259,22 @@ static void test_check_bad(void **state)
 	assert_error("[perspective a]\nsecret = 1234\n", "2:", "64 hex digits");
 	assert_error("[perspective a]\nsecret = " HEX64 "\nsecret_file = /x\n", "3:", "not both");
 	assert_error("[perspective a]\nurl = https://x\n[perspective b]\nurl = https://y\n"
-		     "[perspective a]\nkey_id = k\n", "6:", "given twice");
+		     "[perspective a]\nkey_id = k\n", "5:", "[perspective a] is given twice (first on line 1)");
+	/* twice in a row: the section is given twice, not its keys */
+	assert_error("[perspective a]\nurl = https://x\n[perspective a]\nurl = https://y\n", "3:",
+		     "[perspective a] is given twice");
+	/* broken settings that only the first check would have found */
+	assert_error("[perspective a]\nurl = https://[::1\n", "2:", "'url'");
+	assert_error("[perspective a]\nurl = https://\n", "2:", "'url'");
+	assert_error("[perspective a]\nca_file = /nonexistent.pem\n", "2:", "No such file");
+	assert_error("[perspective a]\nca_file = /dev/zero\n", "2:", "not a regular file");
+	f = fopen("/tmp/acmegate-test-notpem", "w");
+	fputs("not a certificate\n", f);
+	fclose(f);
+	assert_error("[perspective a]\nca_file = /tmp/acmegate-test-notpem\n", "2:", "no PEM certificate");
+	unlink("/tmp/acmegate-test-notpem");
+	assert_error("[perspective a]\nsecret_file = /dev/zero\n", "2:", "not a readable regular file");
+	assert_error("[check]\non_inconclusive = maybe\n", "2:", "refuse or proceed");
 	assert_error("[perspective a]\nurl = https://x\nurl = https://y\n", "3:", "twice");
 	assert_error("[perspective a]\nsecret_file = /nonexistent\n", "2:", "No such file");
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 #include "check/check.h"
 
-/* verdicts: "1ARIN 0RIPE ..." -> answers */
+/* verdicts: "1ARIN 0RIPE ? ..." -> answers; "?" could not be asked */
 static size_t answers(const char *spec, struct answer *a)
 {
 	size_t n = 0;
@@ -17,6 +17,7 @@ static size_t answers(const char *spec, struct answer *a)
 	for (char *w = strtok_r(buf, " ", &save); w; w = strtok_r(NULL, " ", &save), n++) {
 		memset(&a[n], 0, sizeof(a[n]));
 		a[n].ok = w[0] == '1';
+		a[n].answered = w[0] != '?';
 		snprintf(a[n].rir, sizeof(a[n].rir), "%s", w + 1);
 	}
 	return n;
@@ -71,6 +72,37 @@ static void other_policies(void **state)
 	assert_false(verdict(QUORUM_ALL, 0, ""));
 }
 
+/* "pass", "fail" or "inconclusive" */
+static const char *outcome(enum quorum_policy p, unsigned count, const char *spec)
+{
+	struct answer a[16];
+	struct quorum q;
+	size_t n = answers(spec, a);
+
+	quorum_eval(p, count, a, n, &q);
+	assert_false(q.pass && q.inconclusive);
+	return q.pass ? "pass" : q.inconclusive ? "inconclusive" : "fail";
+}
+
+/* Agents that could not be asked: undecided while they could still have made the quorum. */
+static void inconclusive(void **state)
+{
+	(void)state;
+	assert_string_equal(outcome(QUORUM_CABF, 0, "? ? ? ? ?"), "inconclusive");
+	assert_string_equal(outcome(QUORUM_CABF, 0, "1ARIN 1RIPE ? ? 1LACNIC"), "inconclusive");
+	assert_string_equal(outcome(QUORUM_CABF, 0, "1ARIN 1RIPE ? 1APNIC 1LACNIC"), "pass");
+	/* two decided failures out of five: cabf fails whatever the others say */
+	assert_string_equal(outcome(QUORUM_CABF, 0, "0ARIN 0RIPE ? ? ?"), "fail");
+	/* passes all in one region, one unknown: it may be another region */
+	assert_string_equal(outcome(QUORUM_CABF, 0, "1ARIN 1ARIN 1ARIN ? 1ARIN"), "inconclusive");
+	assert_string_equal(outcome(QUORUM_CABF, 0, "1ARIN 1ARIN 1ARIN 0RIPE 1ARIN"), "fail");
+	assert_string_equal(outcome(QUORUM_ALL, 0, "1ARIN ? 1APNIC"), "inconclusive");
+	assert_string_equal(outcome(QUORUM_ALL, 0, "0ARIN ? 1APNIC"), "fail");
+	assert_string_equal(outcome(QUORUM_MAJORITY, 0, "0ARIN ? ? 1APNIC"), "inconclusive");
+	assert_string_equal(outcome(QUORUM_COUNT, 3, "0ARIN 0RIPE ? 1APNIC"), "fail");
+	assert_string_equal(outcome(QUORUM_CABF, 0, "?"), "fail");  /* too few configured */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -78,6 +110,7 @@ int main(void)
 		cmocka_unit_test(cabf_large),
 		cmocka_unit_test(cabf_too_few),
 		cmocka_unit_test(other_policies),
+		cmocka_unit_test(inconclusive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
