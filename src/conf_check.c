@@ -208,11 +208,24 @@ static bool name_ok(const char *s, size_t max)
 	return n > 0 && n <= max && s[n] == '\0';
 }
 
+/* https://HOST[:PORT] and at most a "/": acmegate check signs the path /v1/check alone, and the
+ * agent refuses a target with anything more (a path prefix, a query, a %-escape). */
+static bool agent_url_ok(const char *v)
+{
+	const char *path;
+
+	if (strncmp(v, "https://", 8) || strpbrk(v, " \t\"'?#%"))
+		return false;
+	path = strchr(v + 8, '/');
+	return path != v + 8 && (!path || !strcmp(path, "/"));
+}
+
 static int set_persp_key(struct perspective_conf *pc, const char *key, const char *v, char *msg, size_t len)
 {
 	if (!strcmp(key, "url")) {
-		if (strncmp(v, "https://", 8) || strlen(v) >= sizeof(pc->url) || strpbrk(v, " \t\"'"))
-			return bad(msg, len, key, v, "the agent's https:// URL, e.g. https://agent.example.net:8443");
+		if (!agent_url_ok(v) || strlen(v) >= sizeof(pc->url))
+			return bad(msg, len, key, v, "the agent's https:// URL without a path, query or "
+				   "%-escape, e.g. https://agent.example.net:8443");
 		if (!check_url(v, msg, len))
 			return 0;
 		snprintf(pc->url, sizeof(pc->url), "%s", v);

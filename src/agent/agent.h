@@ -61,6 +61,8 @@ struct agent_conf {
 	char trust_anchor[PATH_MAX];
 	struct guard guard;
 	unsigned max_concurrent;
+	unsigned max_connections;  /* TLS connections at once, checks or not */
+	unsigned max_connections_per_address;
 	unsigned rate_per_minute;
 	unsigned dial_timeout_ms;
 	struct agent_client *clients[AGENT_CLIENT_MAX];

@@ -22,6 +22,7 @@ struct parse_ctx {
 static const char *const agent_keys[] = {
 	"perspective", "rir", "listen", "certificate", "private_key", "user", "root_hints",
 	"trust_anchor", "allow_destination", "max_concurrent", "rate_per_minute", "dial_timeout_ms",
+	"max_connections", "max_connections_per_address",
 };
 static const char *const client_keys[] = { "secret", "secret_file" };
 static const char *const rirs[] = { "ARIN", "RIPE", "APNIC", "LACNIC", "AFRINIC" };
@@ -172,6 +173,10 @@ static int set_agent_key(struct parse_ctx *p, const char *key, const char *v)
 		return set_uint(p, key, v, 1, 256, &c->max_concurrent);
 	if (!strcmp(key, "rate_per_minute"))
 		return set_uint(p, key, v, 1, 600, &c->rate_per_minute);
+	if (!strcmp(key, "max_connections"))
+		return set_uint(p, key, v, 2, 1024, &c->max_connections);
+	if (!strcmp(key, "max_connections_per_address"))
+		return set_uint(p, key, v, 1, 1024, &c->max_connections_per_address);
 	return set_uint(p, key, v, 100, 60000, &c->dial_timeout_ms);
 }
 
@@ -325,6 +330,11 @@ static int validate(const struct agent_conf *c, struct err *e)
 	if (c->nclients == 0)
 		return err_set(e, -EINVAL, "%s: no [client ID] section; add one with secret = 64 hex "
 			       "digits (openssl rand -hex 32)", c->path);
+	/* one address must not be able to take every connection */
+	if (c->max_connections_per_address >= c->max_connections)
+		return err_set(e, -EINVAL, "%s: max_connections_per_address (%u) must be below "
+			       "max_connections (%u)", c->path, c->max_connections_per_address,
+			       c->max_connections);
 	for (size_t i = 0; i < c->nclients; i++)
 		if (!c->clients[i]->has_secret)
 			return err_set(e, -EINVAL, "%s: [client %s] needs secret or secret_file", c->path,
@@ -339,6 +349,8 @@ static void defaults(struct agent_conf *c, const char *path)
 	snprintf(c->listen_text, sizeof(c->listen_text), "[::]:8443");
 	agent_parse_listen(c->listen_text, &c->listen, &c->listen_len);
 	c->max_concurrent = 8;
+	c->max_connections = 128;
+	c->max_connections_per_address = 8;
 	c->rate_per_minute = 30;
 	c->dial_timeout_ms = 10000;
 }

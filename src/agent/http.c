@@ -7,13 +7,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <microhttpd.h>
 #include "agent/agent.h"
 
 /* TLS 1.2 and 1.3 only (docs/agent-protocol.md). */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-/* Seconds an idle connection is kept; a running check does not count as idle. */
-#define CONN_TIMEOUT 30
+/* Seconds a connection may stay silent, in the TLS handshake too: long enough for a slow link,
+ * short enough that connections nobody uses (or that never say hello) do not hold the agent's
+ * places; a running check does not count as silence. */
+#define CONN_TIMEOUT 5
 
 /* One request, from its headers to the completion callback. */
 struct exchange {
@@ -21,12 +24,14 @@ struct exchange {
 	char *body;
 	size_t len;
 	bool too_large;
+	bool started;              /* on_request has seen its headers */
+	bool bad_target;           /* the raw target has a query, a fragment or a %-escape */
 	unsigned status;
 	char client[INET6_ADDRSTRLEN + 8];
 	char method[8];
 	char path[48];
 	char key[65];
-	char why[96];              /* why a request was refused unauthenticated (401) */
+	char why[96];              /* why a request was refused unauthenticated (400, 401) */
 	struct check_log log;
 };
 
@@ -168,6 +173,48 @@ static enum MHD_Result route(struct agent *a, struct MHD_Connection *conn, struc
 	return reply(conn, x, status, body, k, nonce, NULL);
 }
 
+static const char *const auth_names[] = {
+	"Acmegate-Key", "Acmegate-Time", "Acmegate-Nonce", "Acmegate-Signature",
+};
+
+struct header_count {
+	unsigned n[sizeof(auth_names) / sizeof(auth_names[0])];
+};
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	struct header_count *hc = cls;
+
+	(void)kind;
+	(void)value;
+	for (size_t i = 0; i < sizeof(auth_names) / sizeof(auth_names[0]); i++)
+		if (!strcasecmp(key, auth_names[i]))
+			hc->n[i]++;
+	return MHD_YES;
+}
+
+/* The first signed header given twice, or NULL: MHD would hand us the first one, while a proxy
+ * in front or the next version might take the last; a request that can be read two ways is
+ * refused. */
+static const char *duplicated_auth_header(struct MHD_Connection *conn)
+{
+	struct header_count hc = { 0 };
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &hc);
+	for (size_t i = 0; i < sizeof(auth_names) / sizeof(auth_names[0]); i++)
+		if (hc.n[i] > 1)
+			return auth_names[i];
+	return NULL;
+}
+
+/* 400, unsigned: the request cannot be read one way only, so it is not authenticated at all. */
+static enum MHD_Result malformed(struct MHD_Connection *conn, struct exchange *x, const char *why)
+{
+	snprintf(x->why, sizeof(x->why), "%s", why);
+	return reply(conn, x, 400, agent_error_body("%s", why), NULL, NULL, NULL);
+}
+
 static enum MHD_Result serve(struct agent *a, struct MHD_Connection *conn, struct exchange *x,
 			     const char *method, const char *url)
 {
@@ -177,9 +224,19 @@ static enum MHD_Result serve(struct agent *a, struct MHD_Connection *conn, struc
 	};
 	struct agent_client *k = NULL;
 	struct err e = { 0 };
+	const char *dup = duplicated_auth_header(conn);
+	char why[64];
 	int r;
 
 	printable(x->key, sizeof(x->key), h.key);  /* claimed; the log says whether it held */
+	/* the signature covers the path as MHD decodes it: the target must be that path, bare */
+	if (x->bad_target)
+		return malformed(conn, x, "the request target must be a bare path: no query, "
+				 "fragment or %-escape");
+	if (dup) {
+		snprintf(why, sizeof(why), "%s given more than once", dup);
+		return malformed(conn, x, why);
+	}
 	if (x->too_large)
 		return reply(conn, x, 413, agent_error_body("body larger than %d bytes",
 			     AGENT_BODY_MAX), NULL, NULL, NULL);
@@ -223,17 +280,20 @@ static int append(struct exchange *x, const char *data, size_t n)
 	return 0;
 }
 
-static struct exchange *exchange_new(struct MHD_Connection *conn, const char *method,
-				     const char *url)
+/* MHD's URI log callback: called with the raw request target, before MHD splits off the query
+ * and decodes %-escapes, so it is the one place that sees what the client sent. The exchange
+ * starts here; NULL (out of memory) makes on_request close the connection. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct exchange *x = calloc(1, sizeof(*x));
 
+	(void)cls;
 	if (!x)
 		return NULL;
 	x->start_ns = agent_now_mono();
 	client_address(conn, x->client, sizeof(x->client));
-	printable(x->method, sizeof(x->method), method);
-	printable(x->path, sizeof(x->path), url);
+	printable(x->path, sizeof(x->path), uri);
+	x->bad_target = strpbrk(uri, "?#%") != NULL;
 	return x;
 }
 
@@ -244,10 +304,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	struct exchange *x = *state;
 
 	(void)version;
-	if (!x) {
-		x = *state = exchange_new(conn, method, url);
-		if (!x)
-			return MHD_NO;
+	if (!x)
+		return MHD_NO;
+	if (!x->started) {
+		x->started = true;
+		printable(x->method, sizeof(x->method), method);
 		if (!declared_too_large(conn))
 			return MHD_YES;
 		x->too_large = true;
@@ -264,7 +325,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 int http_start(struct agent *a, void **ret_daemon, struct err *e)
 {
-	unsigned limit = 4 * a->conf.max_concurrent + 16;
 	struct MHD_Daemon *d;
 
 	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
@@ -275,8 +335,12 @@ int http_start(struct agent *a, void **ret_daemon, struct err *e)
 			     MHD_OPTION_HTTPS_MEM_CERT, a->cert_pem,
 			     MHD_OPTION_HTTPS_MEM_KEY, a->key_pem,
 			     MHD_OPTION_HTTPS_PRIORITIES, TLS_PRIORITIES,
-			     MHD_OPTION_CONNECTION_LIMIT, limit,
+			     /* a place per connection, handshake or not: one source must not
+			      * take them all, nor all the checks (max_concurrent, limit.c) */
+			     MHD_OPTION_CONNECTION_LIMIT, a->conf.max_connections,
+			     MHD_OPTION_PER_IP_CONNECTION_LIMIT, a->conf.max_connections_per_address,
 			     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT,
+			     MHD_OPTION_URI_LOG_CALLBACK, on_uri, a,
 			     MHD_OPTION_NOTIFY_COMPLETED, on_completed, a,
 			     MHD_OPTION_END);
 	if (!d)

@@ -12,6 +12,10 @@
 #include "sig.h"
 
 #define REPLY_MAX (256 * 1024)  /* an agent's result is a few kB; more is not an agent */
+/* The path signed and the path asked for, one string: the agent refuses a request whose target
+ * is anything but the signed path (a prefix, a query, a %-escape); conf_check.c keeps the url
+ * to an origin so that the target is exactly this. */
+#define CHECK_PATH "/v1/check"
 
 volatile sig_atomic_t check_stop;
 
@@ -94,7 +98,7 @@ static struct curl_slist *signed_headers(const struct perspective_conf *pc, stru
 	snprintf(stamp, sizeof(stamp), "%lld", (long long)time(NULL));
 	if (sig_new_nonce(c->nonce) < 0)
 		return NULL;
-	sig_request(pc->secret, "POST", "/v1/check", stamp, c->nonce, c->body, strlen(c->body), sig);
+	sig_request(pc->secret, "POST", CHECK_PATH, stamp, c->nonce, c->body, strlen(c->body), sig);
 	h = curl_slist_append(h, "Content-Type: application/json");
 	snprintf(line, sizeof(line), "Acmegate-Key: %s", pc->key_id);
 	h = curl_slist_append(h, line);
@@ -118,7 +122,7 @@ static int call_setup(struct call *c, const struct check_target *t, unsigned tim
 		return -ENOMEM;
 	while (ulen && pc->url[ulen - 1] == '/')
 		ulen--;
-	snprintf(url, sizeof(url), "%.*s/v1/check", (int)ulen, pc->url);
+	snprintf(url, sizeof(url), "%.*s" CHECK_PATH, (int)ulen, pc->url);
 	curl_easy_setopt(c->h, CURLOPT_URL, url);
 	curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(c->h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);

@@ -1,8 +1,10 @@
 /* guard.c: refuses special-use destinations (loopback, private, documentation, ...) unless
- * the agent's allow list names them. No privilege; called before every connection a probe makes. */
+ * the agent's allow list names them. No privilege; called before every connection a probe makes,
+ * and by resolve.c for the name servers its resolver may ask. */
 #include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <linux/netfilter.h>
@@ -116,4 +118,89 @@ int guard_check(const struct guard *g, const struct sockaddr *sa, struct err *e)
 	}
 	s = special_of(family, a);
 	return s ? refuse(e, shown, s) : 0;
+}
+
+/* outer holds all of inner. */
+static bool cidr_within(const struct cidr *outer, const struct cidr *inner)
+{
+	int family = inner->family == NFPROTO_IPV4 ? AF_INET : AF_INET6;
+
+	return outer->plen <= inner->plen && cidr_has(outer, family, inner->addr);
+}
+
+/* allow_destination takes some or all of c. */
+static bool opened(const struct guard *g, const struct cidr *c)
+{
+	for (size_t i = 0; i < g->nallow; i++)
+		if (cidr_within(&g->allow[i], c) || cidr_within(c, &g->allow[i]))
+			return true;
+	return false;
+}
+
+static bool opened_all(const struct guard *g, const struct cidr *c)
+{
+	for (size_t i = 0; i < g->nallow; i++)
+		if (cidr_within(&g->allow[i], c))
+			return true;
+	return false;
+}
+
+/* c as text to fn, and an IPv4 prefix again as IPv4-mapped IPv6 (::ffff:a.b.c.d reaches it). */
+static int emit(const struct cidr *c, guard_prefix_fn fn, void *arg)
+{
+	char addr[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 12];
+	bool v4 = c->family == NFPROTO_IPV4;
+	int r;
+
+	inet_ntop(v4 ? AF_INET : AF_INET6, c->addr, addr, sizeof(addr));
+	snprintf(text, sizeof(text), "%s/%u", addr, c->plen);
+	r = fn(arg, text);
+	if (r < 0 || !v4)
+		return r;
+	snprintf(text, sizeof(text), "::ffff:%s/%u", addr, 96u + c->plen);
+	return fn(arg, text);
+}
+
+/* The part of c that allow_destination leaves refused: c, or its halves' parts, until each
+ * piece lies wholly inside or wholly outside the allow list (at most one piece per bit). */
+static int emit_refused(const struct guard *g, const struct cidr *c, guard_prefix_fn fn, void *arg)
+{
+	struct cidr lo = *c, hi = *c;
+	int r;
+
+	if (opened_all(g, c))
+		return 0;
+	if (!opened(g, c))
+		return emit(c, fn, arg);
+	/* some allow prefix lies strictly inside c, so c is not a host route and can be halved */
+	lo.plen = hi.plen = (uint8_t)(c->plen + 1);
+	hi.addr[c->plen / 8] |= (uint8_t)(0x80 >> (c->plen % 8));
+	r = emit_refused(g, &lo, fn, arg);
+	return r < 0 ? r : emit_refused(g, &hi, fn, arg);
+}
+
+int guard_refused(const struct guard *g, guard_prefix_fn fn, void *arg)
+{
+	const struct special *tables[] = { special4, special6 };
+	size_t sizes[] = { sizeof(special4) / sizeof(*special4), sizeof(special6) / sizeof(*special6) };
+	struct cidr c;
+	int r = 0;
+
+	for (size_t t = 0; t < 2 && r >= 0; t++) {
+		for (size_t i = 0; i < sizes[t] && r >= 0; i++) {
+			r = parse_cidr(tables[t][i].prefix, &c);
+			assert(r == 0);
+			r = emit_refused(g, &c, fn, arg);
+		}
+	}
+	return r;
+}
+
+bool guard_opens(const struct guard *g, const char *prefix)
+{
+	struct cidr c;
+	int r = parse_cidr(prefix, &c);
+
+	assert(r == 0);
+	return r == 0 && opened(g, &c);
 }

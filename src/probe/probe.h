@@ -44,6 +44,13 @@ int probe_type_port(enum probe_type t);
 
 /* 0 when sa may be connected to; -EACCES (with why in e) for a refused destination. */
 int guard_check(const struct guard *g, const struct sockaddr *sa, struct err *e);
+/* Calls fn with every prefix ("10.0.0.0/8", "::ffff:10.0.0.0/104") the guard refuses: the
+ * special-use ones less allow_destination, IPv4 ones also IPv4-mapped. Stops at fn's first
+ * negative return and returns it; else 0. For the resolver, which must refuse them too. */
+typedef int (*guard_prefix_fn)(void *arg, const char *prefix);
+int guard_refused(const struct guard *g, guard_prefix_fn fn, void *arg);
+/* allow_destination takes some or all of prefix (a valid CIDR constant). */
+bool guard_opens(const struct guard *g, const char *prefix);
 
 /* Runs one check; *ret_result gets the result object (without "perspective" and "rir", which
  * the agent adds). Returns -EINVAL for a bad request (e says what), -EACCES for a name that is an

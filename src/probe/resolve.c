@@ -14,6 +14,23 @@ struct pending {
 	struct ub_result *res;
 };
 
+static int refuse_server(void *arg, const char *prefix)
+{
+	return ub_ctx_set_option(arg, "do-not-query-address:", prefix) == 0 ? 0 : -EINVAL;
+}
+
+/* The resolver follows delegations wherever they point, so without this a caller's zone (evil.
+ * NS ns.evil., ns.evil. A 10.9.9.9) would make the agent send DNS to internal hosts: it may ask
+ * only the servers the guard would let a probe connect to. */
+static int guard_resolver(struct ub_ctx *ub, const struct guard *g)
+{
+	bool local = guard_opens(g, "127.0.0.0/8") || guard_opens(g, "::1/128");
+
+	if (ub_ctx_set_option(ub, "do-not-query-localhost:", local ? "no" : "yes") != 0)
+		return -EINVAL;
+	return guard_refused(g, refuse_server, ub);
+}
+
 int resolver_new(const struct probe_opts *o, struct ub_ctx **ret, struct err *e)
 {
 	struct ub_ctx *ub = ub_ctx_create();
@@ -33,6 +50,10 @@ int resolver_new(const struct probe_opts *o, struct ub_ctx **ret, struct err *e)
 		ub_ctx_delete(ub);
 		return err_set(e, -EINVAL, "probe: resolver setup (root hints '%s'): %s",
 			       o->root_hints ? o->root_hints : "built in", ub_strerror(r));
+	}
+	if (o->guard && guard_resolver(ub, o->guard) < 0) {
+		ub_ctx_delete(ub);
+		return err_set(e, -EINVAL, "probe: resolver setup: cannot refuse special-use servers");
 	}
 	if (o->trust_anchor && (r = ub_ctx_add_ta_file(ub, o->trust_anchor)) != 0) {
 		ub_ctx_delete(ub);

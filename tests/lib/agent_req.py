@@ -5,7 +5,8 @@ Prints "STATUS SIGNATURE" on the first line (SIGNATURE: signed, unsigned or bad-
 the reply's Acmegate-Signature checked against the request's nonce) and the body on the second.
 Hostile variants: --forge (a wrong signature), --time-offset -120 (a stale clock), --replay (the
 same signed request twice; the second is reported), --oversize N (a body of N bytes), --json
-(any body). Standard library only.
+(any body), --target (a request target other than the signed path), --header (one more header
+line, sent after the signed ones, so an Acmegate-* one is a duplicate). Standard library only.
 """
 import argparse
 import hashlib
@@ -45,12 +46,22 @@ def send(args, secret, headers, body):
     url = urlsplit(args.url)
     conn = http.client.HTTPSConnection(url.hostname, url.port or 443, timeout=args.timeout,
                                        context=tls_context(args))
+    target = args.target or args.path
     try:
-        if args.chunked:  # no Content-Length: the agent must count the bytes itself
-            conn.request(args.method, args.path, body=iter([body[i:i + 1000] for i in range(0, len(body), 1000)]),
+        if args.header:  # http.client's request() would merge duplicates
+            conn.putrequest(args.method, target, skip_accept_encoding=True)
+            for k, v in headers.items():
+                conn.putheader(k, v)
+            for line in args.header:
+                k, _, v = line.partition(":")
+                conn.putheader(k.strip(), v.strip())
+            conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+        elif args.chunked:  # no Content-Length: the agent must count the bytes itself
+            conn.request(args.method, target, body=iter([body[i:i + 1000] for i in range(0, len(body), 1000)]),
                          headers=headers, encode_chunked=True)
         else:
-            conn.request(args.method, args.path, body=body, headers=headers)
+            conn.request(args.method, target, body=body, headers=headers)
         resp = conn.getresponse()
         data = resp.read()
     finally:
@@ -74,6 +85,9 @@ def main():
     ap.add_argument("--secret", required=True, help="64 hex digits")
     ap.add_argument("--method", default="GET")
     ap.add_argument("--path", default="/v1/info")
+    ap.add_argument("--target", help="the request target sent (default: --path, which is signed)")
+    ap.add_argument("--header", action="append", metavar="'NAME: VALUE'",
+                    help="one more header line after the signed ones (repeatable)")
     ap.add_argument("--json", help="the body, sent as is")
     ap.add_argument("--oversize", type=int, metavar="N", help="a JSON body of N bytes")
     ap.add_argument("--chunked", action="store_true", help="send the body chunked")

@@ -1,8 +1,9 @@
 #!/bin/bash
 # agent.t: acmegate-agent in the CA's namespace, asked from home (root): signed replies, every
 # refusal of docs/agent-protocol.md (401 forged, stale, replayed, unknown key; 413; 403 port and
-# special-use targets; 429), a real http-01 check that fails, privilege drop, SIGTERM, and
-# config errors (exit 78).
+# special-use targets; 429; 400 for a query, a %-escape or a doubled signed header), a real
+# http-01 check that fails, silent connections from one address that must not starve others,
+# privilege drop, SIGTERM, and config errors (exit 78).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
@@ -28,7 +29,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
 	-subj "/CN=agent.test" -addext "subjectAltName=IP:$WORLD_CA4,IP:$WORLD_CA6" \
 	-keyout "$dir/agent.key" -out "$dir/agent.crt" 2>/dev/null || tap_skip_all "openssl failed"
 declare -A SECRET
-for k in info chk rl slow; do SECRET[$k]=$(openssl rand -hex 32); done
+for k in info chk rl slow conn tgt; do SECRET[$k]=$(openssl rand -hex 32); done
 # world_dir is 0700: the agent reads everything as root, then drops to nobody
 conf="$dir/agent.conf"
 cat >"$conf" <<EOF
@@ -43,7 +44,7 @@ allow_destination = 192.0.2.0/24
 allow_destination = 2001:db8::/32
 max_concurrent = 1
 rate_per_minute = 5
-dial_timeout_ms = 2000
+dial_timeout_ms = 3500
 
 [client info]
 secret = ${SECRET[info]}
@@ -53,6 +54,10 @@ secret = ${SECRET[chk]}
 secret = ${SECRET[rl]}
 [client slow]
 secret = ${SECRET[slow]}
+[client conn]
+secret = ${SECRET[conn]}
+[client tgt]
+secret = ${SECRET[tgt]}
 EOF
 
 # ask KEY [agent_req.py options]: "STATUS SIGNATURE" and the body, asked from home.
@@ -71,7 +76,7 @@ check() {
 # http01 NAME [EXTRA]: an http-01 request body for NAME.
 http01() { printf '{"type":"http-01","name":"%s","token":"%s","key_authorization":"%s.k"%s}' "$1" "$TOKEN" "$TOKEN" "${2:-}"; }
 
-tap_plan 28
+tap_plan 41
 
 world_spawn "$P" ca agent "$AGENT_BIN" -c "$conf" --foreground
 pid=$(awk '$3 == "agent" { p = $1 } END { print p }' "$dir/pids")
@@ -110,7 +115,7 @@ tap_like "$out" '"perspective":"test-ca".*"ok":false.*"class":"(refused|dropped)
 	"the result says ok false, class refused or dropped"
 tap_is "$(status chk --method PUT --path /v1/check)" "405 signed" "PUT /v1/check: 405"
 
-# max_concurrent = 1: a check that waits for its dial timeout (2 s, nobody at .99) holds the slot
+# max_concurrent = 1: a check that waits for its dial timeout (3.5 s, nobody at .99) holds the slot
 check slow "$(http01 192.0.2.99)" >"$dir/slow.out" &
 slow=$!
 sleep 0.7
@@ -125,6 +130,40 @@ tap_is "$got" " 200 200 200 200 200 429" "rate_per_minute = 5: the 6th request i
 tap_like "$(cat "$dir/agent.log")" "$WORLD_HOME4 key=chk POST /v1/check 200 type=http-01 name=$WORLD_SRV4 class=(refused|dropped) [0-9]+ ms" \
 	"one log line per request: client, key, method, path, status, check, class, time"
 
+# the signature covers the decoded path alone: a target that decodes to it must not pass
+tap_is "$(status tgt --target '/v1/info?x=1')" "400 unsigned" "a query behind the signed path: 400"
+tap_is "$(status tgt --target '/v1/info?')" "400 unsigned" "an empty query: 400"
+tap_is "$(status tgt --target '/v1/%69nfo')" "400 unsigned" "a %-escape in the path: 400"
+tap_is "$(status tgt --header "Acmegate-Key: chk")" "400 unsigned" "Acmegate-Key twice: 400"
+tap_is "$(status tgt --header "acmegate-signature: $(printf '%064d' 0)")" "400 unsigned" \
+	"Acmegate-Signature twice (another case): 400"
+tap_like "$(cat "$dir/agent.log")" "key=tgt GET /v1/info\?x=1 400 .*\(the request target must be a bare path" \
+	"the log line shows the raw target and why it was refused"
+tap_is "$(status tgt)" "200 signed" "the same key with a bare target: 200"
+
+# 60 silent connections (no TLS hello) from srv: srv keeps max_connections_per_address (8 by
+# default), the rest are closed at once, and the 8 go after the 5 s idle timeout
+world_exec "$P" srv python3 "$here/../lib/hold_conn.py" "$WORLD_CA4" 8443 60 1.5 8 >"$dir/hold.out" &
+hold=$!
+sleep 1
+t0=$(date +%s%N)
+tap_is "$(status conn --timeout 3)" "200 signed" "60 silent connections from srv: home's request still gets 200"
+tap_is "$(( ($(date +%s%N) - t0) / 1000000 < 2000 ))" 1 "... within 2 s"
+wait "$hold"
+tap_is "$(cat "$dir/hold.out")" "1.5:8 8:0" "srv keeps 8 connections, for at most the idle timeout"
+tap_is "$(world_exec "$P" srv python3 "$here/../lib/hold_conn.py" "$WORLD_CA4" 8443 60 1)" "1:8" \
+	"then srv's places are free again"
+
+# a check longer than the idle timeout is not cut: the web server thinks for 6 s (within the
+# 7 s a fetch may take with dial_timeout_ms = 3500)
+world_spawn "$P" srv slow-http python3 "$here/../lib/slow_http.py" "$WORLD_SRV4" 80 6
+port80_open() { [ "$(world_tcp_probe "$P" home "$WORLD_SRV4" 80)" = open ]; }
+world_wait_for 5 "the slow web server" port80_open
+t0=$(date +%s)
+out=$(check conn "$(http01 "$WORLD_SRV4")")
+tap_like "$(head -n 1 <<<"$out") $(( $(date +%s) - t0 ))" "^200 signed ([6-9]|1[0-9])$" \
+	"a 6 s check (longer than the 5 s idle timeout) still gets its signed answer"
+
 kill -TERM "$pid"
 world_wait_for 5 "the agent to exit" bash -c "! kill -0 $pid"
 tap_like "$?:$(tail -n 1 "$dir/agent.log")" "^0:.*stopping on SIGTERM" "SIGTERM stops it cleanly"
@@ -132,5 +171,9 @@ tap_like "$?:$(tail -n 1 "$dir/agent.log")" "^0:.*stopping on SIGTERM" "SIGTERM 
 sed 's/^rir = RIPE/rir = XX/' "$conf" >"$dir/bad.conf"
 out=$("$AGENT_BIN" -c "$dir/bad.conf" --foreground 2>&1)
 tap_like "$?:$out" "^78:.*bad.conf:4: bad value 'XX' for key 'rir'" "a bad value: exit 78, naming file:line and key"
+sed 's/^max_concurrent = 1/&\nmax_connections = 8\nmax_connections_per_address = 8/' "$conf" >"$dir/bad.conf"
+out=$("$AGENT_BIN" --check-config -c "$dir/bad.conf" 2>&1)
+tap_like "$?:$out" "^78:.*max_connections_per_address \(8\) must be below max_connections \(8\)" \
+	"max_connections_per_address not below max_connections: exit 78"
 out=$("$AGENT_BIN" --check-config -c "$dir/none.conf" 2>&1)
 tap_like "$?:$out" "^78:.*none.conf" "a missing config: exit 78"

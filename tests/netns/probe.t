@@ -1,7 +1,8 @@
 #!/bin/bash
 # probe.t: acmegate-agent's probes run as a CA runs them, from the "home" namespace: an
 # authoritative root zone in knotd (so libunbound iterates from root hints), nginx and a
-# TLS-ALPN listener in srv, nft drop/reject rules; every class the probes report. Needs root.
+# TLS-ALPN listener in srv, nft drop/reject rules; every class the probes report; delegations to
+# special-use name servers the resolver must not ask. Needs root.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/tap.sh"
@@ -22,6 +23,7 @@ TOKEN=cHJvYmUtdG9rZW4tZm9yLWFjbWVnYXRlLXRlc3RzMDE   # 43 base64url characters
 KA="$TOKEN.dGh1bWJwcmludC1vZi10aGUtYWNjb3VudC1rZXktMDE"
 TXT=$(printf %s "$KA" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=')
 CH=/.well-known/acme-challenge
+EVIL4=10.9.9.9   # a private address, on home's loopback: where a hostile delegation points
 
 # -- the root zone, served by knotd in ca; probes get root hints pointing at it
 start_knot() {
@@ -56,6 +58,10 @@ _acme-challenge.www.site.test. TXT "$TXT"
 _acme-challenge.alias.site.test. CNAME _acme-challenge.www.site.test.
 site.test. CAA 0 issue "ca.example"
 site.test. CAA 0 issuewild "wild.example"
+evil.test. NS ns.evil.test.
+ns.evil.test. A $EVIL4
+lo.test. NS ns.lo.test.
+ns.lo.test. A 127.0.0.1
 EOZ
 	cat >"$D/root.hints" <<EOH
 . 3600000 NS ns.root.test.
@@ -129,9 +135,31 @@ stop_alpn() {
 	world_wait_for 5 "the TLS listener to stop" port443_is refused
 }
 
+# -- a name server at a refused address, in home (where the probes run): answers REFUSED to
+# every query and logs each one, so a test can tell whether the resolver asked it
+start_bait() {
+	cat >"$D/bait.py" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+while True:
+    q, peer = s.recvfrom(4096)
+    with open(sys.argv[2], "a") as f:
+        f.write("query from %s\n" % peer[0])
+    if len(q) >= 12:
+        s.sendto(q[:2] + bytes([q[2] | 0x80, (q[3] & 0x70) | 5]) + q[4:], peer)
+PY
+	world_exec "$P" home ip addr add "$EVIL4/32" dev lo || return 1
+	world_spawn "$P" home bait4 python3 "$D/bait.py" "$EVIL4" "$D/bait.log"
+	world_spawn "$P" home bait-lo python3 "$D/bait.py" 127.0.0.1 "$D/bait.log"
+	world_wait_for 5 "the bait servers" bash -c "[ \$(ss -N $(world_ns "$P" home) -lun | grep -c ':53 ') -ge 2 ]"
+}
+baited() { if [ -s "$D/bait.log" ]; then sort -u "$D/bait.log" | tr '\n' ' ' | sed 's/ $//'; else echo none; fi; : >"$D/bait.log"; }
+
 start_knot || tap_skip_all "knotd did not start"
 start_nginx || tap_skip_all "nginx did not start"
 alpn_server || tap_skip_all "openssl could not make the challenge certificate"
+start_bait || tap_skip_all "the bait name servers did not start"
 
 ALLOW=(--allow 192.0.2.0/24 --allow 2001:db8::/32 --allow 203.0.113.0/24)
 # probe [ARGS...]: the agent's probe from home, as the CA's perspective; JSON on stdout, rc in RC.
@@ -143,7 +171,7 @@ probe() {
 q() { printf '%s' "$OUT" | jq -c -r "$1" 2>&1; }
 fnft() { world_exec "$P" srv nft "$@"; }
 
-tap_plan 39
+tap_plan 46
 
 # -- http-01
 probe "${ALLOW[@]}" http-01 www.site.test --token "$TOKEN" --key-authorization "$KA"
@@ -212,9 +240,12 @@ tap_is "$(q '[.ok, .family, [.attempts[] | .class]]')" '[true,"ipv4",["dropped",
 fnft delete table inet probe
 
 # -- the guard
-probe http-01 www.site.test --token "$TOKEN" --key-authorization "$KA"
+probe --allow "$WORLD_CA4/32" --allow "$WORLD_CA6/128" http-01 www.site.test --token "$TOKEN" --key-authorization "$KA"
 tap_is "$RC $(q '[.class, [.attempts[] | .class]]')" '1 ["forbidden",["forbidden","forbidden"]]' \
-	"guard: documentation addresses are forbidden without --allow"
+	"guard: documentation addresses are forbidden unless --allow names them (here only the root's)"
+probe http-01 www.site.test --token "$TOKEN" --key-authorization "$KA"
+tap_is "$RC $(q '[.class, .attempts]')" '1 ["dns",[]]' \
+	"guard: without --allow the resolver may not even ask the root (a documentation address)"
 probe "${ALLOW[@]}" http-01 127.0.0.1 --token "$TOKEN" --key-authorization "$KA"
 tap_is "$RC $(q '[.class, (.detail | test("127.0.0.1 is in 127.0.0.0/8"))]')" '1 ["forbidden",true]' \
 	"guard: 127.0.0.1 is refused"
@@ -254,9 +285,25 @@ tap_is "$RC $(q '[.class, .resolver.class, [.servers[] | .name + ":" + .class]]'
 	'1 ["missing","missing",["ns.root.test:missing","ns.root.test:missing"]]' "dns-01: an absent TXT is missing, servers listed"
 probe "${ALLOW[@]}" dns-01 www.site.test --key-authorization "$TOKEN.other"
 tap_is "$(q '[.class, (.detail | test("Incorrect TXT record"))]')" '["missing",true]' "dns-01: another value is missing"
-probe dns-01 www.site.test --key-authorization "$KA"
-tap_is "$(q '[.ok, [.servers[] | .class]]')" '[true,["forbidden","forbidden"]]' \
-	"dns-01: without --allow the verdict stands, the servers are forbidden"
+probe --allow "$WORLD_CA6/128" dns-01 www.site.test --key-authorization "$KA"
+tap_is "$(q '[.ok, [.servers[] | .address + ":" + .class]]')" "[true,[\"$WORLD_CA6:ok\",\"$WORLD_CA4:forbidden\"]]" \
+	"dns-01: the resolver's verdict stands, a server outside --allow is forbidden"
+
+# -- delegations to name servers the guard refuses: the resolver does not ask them
+probe "${ALLOW[@]}" http-01 www.evil.test --token "$TOKEN" --key-authorization "$KA"
+tap_is "$RC $(q '[.class, .attempts]') $(baited)" '1 ["dns",[]] none' \
+	"resolver: a delegation to $EVIL4 (private-use) fails as dns, no query reaches it"
+probe "${ALLOW[@]}" --allow 10.0.0.0/8 http-01 www.evil.test --token "$TOKEN" --key-authorization "$KA"
+tap_is "$RC $(q .class) $(baited)" "1 dns query from $EVIL4" \
+	"resolver: with --allow 10.0.0.0/8 it is asked (and answers REFUSED)"
+probe "${ALLOW[@]}" --allow 10.9.0.0/16 --allow 10.9.9.8/32 http-01 www.evil.test --token "$TOKEN" --key-authorization "$KA"
+tap_is "$(baited)" "query from $EVIL4" "resolver: an allow prefix inside 10.0.0.0/8 opens just that part"
+probe "${ALLOW[@]}" --allow 10.9.9.8/32 http-01 www.evil.test --token "$TOKEN" --key-authorization "$KA"
+tap_is "$(q .class) $(baited)" "dns none" "resolver: ... and not its neighbours"
+probe "${ALLOW[@]}" http-01 www.lo.test --token "$TOKEN" --key-authorization "$KA"
+tap_is "$RC $(q .class) $(baited)" '1 dns none' "resolver: a delegation to 127.0.0.1 fails as dns, no query reaches it"
+probe "${ALLOW[@]}" --allow 127.0.0.0/8 http-01 www.lo.test --token "$TOKEN" --key-authorization "$KA"
+tap_is "$(q .class) $(baited)" "dns query from 127.0.0.1" "resolver: with --allow 127.0.0.0/8 it is asked"
 
 # -- caa
 probe "${ALLOW[@]}" caa www.site.test --ca ca.example

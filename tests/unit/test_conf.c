@@ -227,7 +227,7 @@ static void test_check_sections(void **state)
 			      "[perspective eu-1]\nurl = https://192.0.2.1:8443\nkey_id = home\n"
 			      "secret = " HEX64 "\nca_file = /tmp/acmegate-test-eu-1.pem\n"
 			      "[perspective us-1]\nurl = https://agent.example.net\nkey_id = k\n"
-			      "secret = " HEX64 "\n[perspective x]\nurl = https://x\nkey_id = k\n"
+			      "secret = " HEX64 "\n[perspective x]\nurl = https://x/\nkey_id = k\n"
 			      "secret = " HEX64 "\n");
 	assert_int_equal(load(text, &c, &e), 0);
 	unlink("/tmp/acmegate-test-eu-1.pem");
@@ -256,6 +256,12 @@ static void test_check_bad(void **state)
 	assert_error("[check]\ncolour = red\n", "2:", "unknown key 'colour' in [check]");
 	assert_error("[perspective a/b]\nurl = https://x\n", "2:", "bad perspective name");
 	assert_error("[perspective a]\nurl = http://x\n", "2:", "https://");
+	/* the agent signs and serves the bare path /v1/check only */
+	assert_error("[perspective a]\nurl = https://x/agent\n", "2:", "without a path, query");
+	assert_error("[perspective a]\nurl = https://x/?k=1\n", "2:", "without a path, query");
+	assert_error("[perspective a]\nurl = https://x:8443#f\n", "2:", "without a path, query");
+	assert_error("[perspective a]\nurl = https://%78\n", "2:", "without a path, query");
+	assert_error("[perspective a]\nurl = https:///\n", "2:", "without a path, query");
 	assert_error("[perspective a]\nsecret = 1234\n", "2:", "64 hex digits");
 	assert_error("[perspective a]\nsecret = " HEX64 "\nsecret_file = /x\n", "3:", "not both");
 	assert_error("[perspective a]\nurl = https://x\n[perspective b]\nurl = https://y\n"

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include "probe/probe.h"
 
@@ -133,6 +134,78 @@ static void test_other_family_refused(void **state)
 	assert_int_equal(guard_check(NULL, &sa, &e), -EACCES);
 }
 
+/* guard_refused's prefixes, joined by spaces. */
+struct joined {
+	char text[4096];
+	int calls, stop_at;
+};
+
+static int join(void *arg, const char *prefix)
+{
+	struct joined *j = arg;
+	size_t n = strlen(j->text);
+
+	if (++j->calls == j->stop_at)
+		return -E2BIG;
+	snprintf(j->text + n, sizeof(j->text) - n, "%s%s", n ? " " : "", prefix);
+	return 0;
+}
+
+static void assert_has(const char *text, const char *word, bool want)
+{
+	char padded[128];
+	char all[4200];
+
+	snprintf(padded, sizeof(padded), " %s ", word);
+	snprintf(all, sizeof(all), " %s ", text);
+	if ((strstr(all, padded) != NULL) != want)
+		fail_msg("'%s' %s in: %s", word, want ? "missing" : "present", text);
+}
+
+/* What the resolver may not ask: every special-use prefix and its IPv4-mapped twin, less the
+ * allow list, which may take a whole prefix or a piece (the rest is then listed in halves). */
+static void test_refused_prefixes(void **state)
+{
+	struct guard g = { .nallow = 3 };
+	struct joined j = { .text = "" };
+
+	(void)state;
+	assert_int_equal(parse_cidr("192.0.2.0/24", &g.allow[0]), 0);
+	assert_int_equal(parse_cidr("10.1.0.0/16", &g.allow[1]), 0);
+	assert_int_equal(parse_cidr("2001:db8::/32", &g.allow[2]), 0);
+	assert_int_equal(guard_refused(&g, join, &j), 0);
+	assert_has(j.text, "127.0.0.0/8", true);
+	assert_has(j.text, "::ffff:127.0.0.0/104", true);
+	assert_has(j.text, "::1/128", true);
+	assert_has(j.text, "fc00::/7", true);
+	assert_has(j.text, "198.51.100.0/24", true);
+	assert_has(j.text, "192.0.2.0/24", false);
+	assert_has(j.text, "2001:db8::/32", false);
+	/* 10.0.0.0/8 less 10.1.0.0/16 */
+	assert_has(j.text, "10.0.0.0/8", false);
+	assert_has(j.text, "10.1.0.0/16", false);
+	assert_has(j.text, "10.0.0.0/16", true);
+	assert_has(j.text, "10.2.0.0/15", true);
+	assert_has(j.text, "10.128.0.0/9", true);
+	assert_has(j.text, "::ffff:10.128.0.0/105", true);
+	assert_true(guard_opens(&g, "10.0.0.0/8"));
+	assert_false(guard_opens(&g, "127.0.0.0/8"));
+	assert_false(guard_opens(&g, "::1/128"));
+
+	/* nothing allowed: the tables as they are; fn's error stops the walk */
+	g.nallow = 0;
+	memset(&j, 0, sizeof(j));
+	assert_int_equal(guard_refused(&g, join, &j), 0);
+	assert_has(j.text, "10.0.0.0/8", true);
+	assert_has(j.text, "192.0.2.0/24", true);
+	assert_has(j.text, "::ffff:192.0.2.0/120", true);
+	assert_int_equal(j.calls, 15 * 2 + 10);
+	memset(&j, 0, sizeof(j));
+	j.stop_at = 3;
+	assert_int_equal(guard_refused(&g, join, &j), -E2BIG);
+	assert_int_equal(j.calls, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -141,6 +214,7 @@ int main(void)
 		cmocka_unit_test(test_allow_list),
 		cmocka_unit_test(test_message_and_null_guard),
 		cmocka_unit_test(test_other_family_refused),
+		cmocka_unit_test(test_refused_prefixes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
