@@ -23,6 +23,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=../lib/world.sh
 . "$repo/tests/lib/world.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/exposure.sh
+. "$repo/tests/lib/exposure.sh"
 
 ACMEGATE_BIN=${ACMEGATE_BIN:-$repo/build/acmegate}
 PRE_HOOK=${E2E_PRE_HOOK:-$repo/hooks/certbot/pre}
@@ -219,6 +221,16 @@ run_without_hooks() {
 
 # run_with_hooks RUN FAMILY LABEL: certbot with the hooks, the name resolving
 # only to the FAMILY (4 or 6) address; three TAP lines.
+# report_exposure LINES_BEFORE RUN_MS: the window this run closed, printed and recorded for
+# bench/exposure (pre/post hooks: open for the whole run, by design).
+report_exposure() {
+	local open_ms
+	[ "$({ wc -l <"$T/state/exposure.log"; } 2>/dev/null || echo 0)" -gt "$1" ] || return 0
+	open_ms=$(exposure_last_open_ms "$T/state")
+	diag "exposure: certbot webroot (pre/post hooks): window open $open_ms ms of a $2 ms run"
+	exposure_record certbot-webroot "path, run hooks" "$open_ms" "$2"
+}
+
 run_with_hooks() {
 	local run=$1 fam=$2 label=$3 t0=$SECONDS since ca_addr before after
 	[ "$fam" = 4 ] && ca_addr=$WORLD_CA4 || ca_addr=$WORLD_CA6
@@ -227,12 +239,16 @@ run_with_hooks() {
 	after=$T/$run.ruleset.after
 	ruleset >"$before"
 	since=$(access_lines)
+	local lines t0ms
+	lines=$({ wc -l <"$T/state/exposure.log"; } 2>/dev/null || echo 0)
+	t0ms=$(exposure_now_ms)
 	if certbot_run "$run" hooks && cert_issued "$run"; then
 		ok "with hooks, $label: certificate issued ($((SECONDS - t0))s)"
 	else
 		not_ok "with hooks, $label: certificate issued"
 		certbot_diag "$run"
 	fi
+	report_exposure "$lines" "$(($(exposure_now_ms) - t0ms))"
 	check "$label: Pebble fetched the challenge from $ca_addr" challenge_from "$since" "$ca_addr"
 	ruleset >"$after"
 	check "$label: nft ruleset after the run equals the one before" same_ruleset "$before" "$after"
