@@ -25,6 +25,7 @@ struct run_args {
 	const char *challenges[CHALLENGES_MAX];
 	size_t nchallenges;
 	const char *ttl;
+	const char *mode;        /* --mode, passed on to open */
 	unsigned ttl_s;          /* the window's lifetime: --ttl, or ttl in [gate] */
 	char lease[LEASE_NAME_MAX + 1];
 	bool no_check;
@@ -36,11 +37,13 @@ static volatile sig_atomic_t child_pid, got_signal, killed, deadline_passed;
 static void run_usage(FILE *f)
 {
 	fprintf(f, "Usage: acmegate run [--challenge TYPE]... [--domain NAME]... [--ttl SECONDS]\n"
-		"                    [--lease NAME] [--quorum POLICY] [--no-check] -- CLIENT [ARGS...]\n"
+		"                    [--mode path|port|responder] [--lease NAME] [--quorum POLICY]\n"
+		"                    [--no-check] -- CLIENT [ARGS...]\n"
 		"Opens the window, runs the self-test, runs CLIENT only if it passes, closes again.\n"
 		"  --challenge TYPE   http-01, tls-alpn-01 or dns; repeatable (default: challenges)\n"
 		"  --domain NAME      what to check (default: the client's -d/--domain(s), or [check] domains)\n"
 		"  --ttl SECONDS      the kernel closes the window by itself after this\n"
+		"  --mode MODE        http-01: path, port (a standalone client) or responder\n"
 		"  --lease NAME       the window's lease (default run-PID)\n"
 		"  --quorum POLICY    cabf, all, majority or a number (default: quorum in [check])\n"
 		"  --no-check         skip the self-test\n"
@@ -81,19 +84,22 @@ static int parse_run_args(int argc, char **argv, struct run_args *a, struct self
 		{ "challenge", required_argument, NULL, 'C' }, { "domain", required_argument, NULL, 'd' },
 		{ "ttl", required_argument, NULL, 't' }, { "lease", required_argument, NULL, 'l' },
 		{ "quorum", required_argument, NULL, 'Q' }, { "no-check", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' }, { 0 }
+		{ "mode", required_argument, NULL, 'm' }, { "help", no_argument, NULL, 'h' }, { 0 }
 	};
+	enum http01_mode mode;
 	int o;
 
 	snprintf(a->lease, sizeof(a->lease), "run-%ld", (long)getpid());
 	opterr = 0;
-	while ((o = getopt_long(argc, argv, "+:C:d:t:l:Q:nh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "+:C:d:t:l:Q:m:nh", opts, NULL)) != -1) {
 		if (o == 'C' && a->nchallenges < CHALLENGES_MAX)
 			a->challenges[a->nchallenges++] = optarg;
 		else if (o == 'd' && a->check.ndomains < DOMAIN_MAX)
 			a->check.domains[a->check.ndomains++] = optarg;
 		else if (o == 't')
 			a->ttl = optarg;
+		else if (o == 'm' && mode_from_name(optarg, &mode) == 0)
+			a->mode = optarg;
 		else if (o == 'l')
 			snprintf(a->lease, sizeof(a->lease), "%s", optarg);
 		else if (o == 'Q' && quorum_from_name(optarg, &st->quorum, &st->quorum_count) == 0)
@@ -103,7 +109,7 @@ static int parse_run_args(int argc, char **argv, struct run_args *a, struct self
 		else if (o == 'h') {
 			run_usage(stdout);
 			return -1;
-		} else if (o == 'Q' || o == 'C' || o == 'd') {
+		} else if (o == 'Q' || o == 'C' || o == 'd' || o == 'm') {
 			cli_usage_error("run", "bad or too many '%s'", argv[optind - 1]);
 			return EXIT_USAGE;
 		} else
@@ -185,7 +191,7 @@ static int check_client(const char *name)
 
 static int open_window(struct cli *cli, const struct run_args *a)
 {
-	char *argv[4 + 2 * CHALLENGES_MAX + 3] = { "open", "--lease", (char *)a->lease };
+	char *argv[4 + 2 * CHALLENGES_MAX + 5] = { "open", "--lease", (char *)a->lease };
 	int n = 3;
 
 	for (size_t i = 0; i < a->nchallenges; i++) {
@@ -195,6 +201,10 @@ static int open_window(struct cli *cli, const struct run_args *a)
 	if (a->ttl) {
 		argv[n++] = "--ttl";
 		argv[n++] = (char *)a->ttl;
+	}
+	if (a->mode) {
+		argv[n++] = "--mode";
+		argv[n++] = (char *)a->mode;
 	}
 	optind = 0;
 	return cmd_open(cli, n, argv);

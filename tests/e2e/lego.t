@@ -62,7 +62,7 @@ main() {
 	issue webroot "http-01 webroot, run" 4 -- --http --http.webroot "$T/www"
 	issue tls-alpn "tls-alpn-01, run" 6 --challenge tls-alpn-01 -- --tls
 	check "nginx stopped for lego's own server on port 80" stop_nginx
-	ISS_CONF=$T/port.conf issue standalone "http-01 port, run" 46 -- --http
+	issue standalone "http-01 port, run" 46 --mode port -- --http
 	iss_done
 }
 
