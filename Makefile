@@ -31,7 +31,7 @@ else
 Q := @
 endif
 
-LIB_SRC := src/log.c src/array.c src/conf.c src/conf_check.c src/rules.c src/rules_nat.c src/responder/target.c src/responder_proc.c src/ruleset.c src/nft.c src/ct.c src/state.c src/window.c \
+LIB_SRC := src/log.c src/array.c src/mhd_peer.c src/conf.c src/conf_check.c src/rules.c src/rules_nat.c src/responder/target.c src/responder_proc.c src/ruleset.c src/nft.c src/ct.c src/state.c src/window.c \
 	src/sig.c $(wildcard src/probe/*.c) $(wildcard src/check/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 AGENT_SRC := $(wildcard src/agent/*.c)

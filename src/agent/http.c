@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <microhttpd.h>
 #include "agent/agent.h"
+#include "mhd_peer.h"
 
 /* TLS 1.2 and 1.3 only (docs/agent-protocol.md). */
 #define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -59,30 +60,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	agent_log("libmicrohttpd: %s", msg);
 }
 
-/* Request text in a log line: printable ASCII only, cut to fit. */
-static void printable(char *dst, size_t len, const char *src)
-{
-	size_t i = 0;
-
-	for (; src && src[i] && i + 1 < len; i++)
-		dst[i] = src[i] > 0x20 && src[i] < 0x7f ? src[i] : '?';
-	dst[i] = '\0';
-}
-
-static void client_address(struct MHD_Connection *conn, char *dst, size_t len)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-	socklen_t salen = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-							 : sizeof(struct sockaddr_in);
-
-	snprintf(dst, len, "?");
-	if (sa && getnameinfo(sa, salen, dst, (socklen_t)len, NULL, 0, NI_NUMERICHOST) == 0 &&
-	    !strncmp(dst, "::ffff:", 7) && strchr(dst, '.'))
-		memmove(dst, dst + 7, strlen(dst + 7) + 1);  /* an IPv4 client on the [::] socket */
-}
-
 /* The request's one log line: who, what, the answer, the check and its verdict class, time. */
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
 			 enum MHD_RequestTerminationCode code)
@@ -97,7 +74,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
 	snprintf(status, sizeof(status), x->status ? "%u" : "-", x->status);
 	if (code != MHD_REQUEST_TERMINATED_COMPLETED_OK)
 		snprintf(status + strlen(status), sizeof(status) - strlen(status), "(aborted)");
-	printable(name, sizeof(name), x->log.name);
+	mhd_printable(name, sizeof(name), x->log.name);
 	agent_log("%s key=%s %s %s %s type=%s name=%s class=%s %lld ms%s%s%s", x->client,
 		  x->key[0] ? x->key : "-", x->method, x->path, status,
 		  x->log.type[0] ? x->log.type : "-", name[0] ? name : "-",
@@ -228,7 +205,7 @@ static enum MHD_Result serve(struct agent *a, struct MHD_Connection *conn, struc
 	char why[64];
 	int r;
 
-	printable(x->key, sizeof(x->key), h.key);  /* claimed; the log says whether it held */
+	mhd_printable(x->key, sizeof(x->key), h.key);  /* claimed; the log says whether it held */
 	/* the signature covers the path as MHD decodes it: the target must be that path, bare */
 	if (x->bad_target)
 		return malformed(conn, x, "the request target must be a bare path: no query, "
@@ -291,8 +268,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	if (!x)
 		return NULL;
 	x->start_ns = agent_now_mono();
-	client_address(conn, x->client, sizeof(x->client));
-	printable(x->path, sizeof(x->path), uri);
+	mhd_client_address(conn, x->client, sizeof(x->client));
+	mhd_printable(x->path, sizeof(x->path), uri);
 	x->bad_target = strpbrk(uri, "?#%") != NULL;
 	return x;
 }
@@ -308,7 +285,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_NO;
 	if (!x->started) {
 		x->started = true;
-		printable(x->method, sizeof(x->method), method);
+		mhd_printable(x->method, sizeof(x->method), method);
 		if (!declared_too_large(conn))
 			return MHD_YES;
 		x->too_large = true;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <microhttpd.h>
 #include "responder/responder.h"
+#include "mhd_peer.h"
 
 static atomic_bool serving;
 static atomic_bool log_full;
@@ -78,29 +79,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	responder_log("libmicrohttpd: %s", msg);
 }
 
-static void printable(char *dst, size_t len, const char *src)
-{
-	size_t i = 0;
-
-	for (; src && src[i] && i + 1 < len; i++)
-		dst[i] = src[i] > 0x20 && src[i] < 0x7f ? src[i] : '?';
-	dst[i] = '\0';
-}
-
-static void client_address(struct MHD_Connection *mc, char *dst, size_t len)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
-	socklen_t salen = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-							 : sizeof(struct sockaddr_in);
-
-	snprintf(dst, len, "?");
-	if (sa && getnameinfo(sa, salen, dst, (socklen_t)len, NULL, 0, NI_NUMERICHOST) == 0 &&
-	    !strncmp(dst, "::ffff:", 7) && strchr(dst, '.'))
-		memmove(dst, dst + 7, strlen(dst + 7) + 1);  /* an IPv4 client on the [::] socket */
-}
-
 static int slot_take(struct responder *r, int fd)
 {
 	int slot = -1;
@@ -160,7 +138,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **ctx,
 		ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
 		c->r = r;
 		c->slot = ci ? slot_take(r, ci->connect_fd) : -1;
-		client_address(mc, c->client, sizeof(c->client));
+		mhd_client_address(mc, c->client, sizeof(c->client));
 		*ctx = c;
 		return;
 	}
@@ -193,7 +171,7 @@ static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *
 	if (x->c)
 		x->c->requested = true;
 	x->start_ms = responder_now_ms();
-	printable(x->target, sizeof(x->target), uri);
+	mhd_printable(x->target, sizeof(x->target), uri);
 	x->raw_fits = strlen(uri) < sizeof(x->raw);
 	if (x->raw_fits)
 		memcpy(x->raw, uri, strlen(uri) + 1);
