@@ -86,6 +86,7 @@ deps:
 bench: deps all
 	bench/open-close
 	bench/check-parallel
+	bench/exposure
 
 install: $(B)/acmegate $(B)/acmegate-agent
 	install -D -m 0755 $(B)/acmegate $(DESTDIR)$(SBINDIR)/acmegate
