@@ -319,10 +319,10 @@ int state_log_exposure(const char *dir, int64_t opened_ms, int64_t closed_ms,
 	if (!f)
 		return -errno;
 	fprintf(f, "{\"opened\": %lld, \"closed\": %lld, \"open_ms\": %lld, \"connections\": %llu, "
-		"\"challenge_requests\": %llu, \"requests_reset\": %llu}\n",
+		"\"challenge_requests\": %llu, \"requests_reset\": %llu, \"redirected\": %llu}\n",
 		(long long)opened_ms, (long long)closed_ms, (long long)(closed_ms - opened_ms),
 		(unsigned long long)packets[KIND_TALLY], (unsigned long long)packets[KIND_PATH_ACCEPT],
-		(unsigned long long)packets[KIND_PATH_RESET]);
+		(unsigned long long)packets[KIND_PATH_RESET], (unsigned long long)packets[KIND_REDIRECT]);
 	bad = fclose(f) != 0;
 	return bad ? -EIO : 0;
 }

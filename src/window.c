@@ -737,6 +737,14 @@ static void clamp_deadlines(struct state *st, const struct conf *c, time_t now)
 			st->leases[i].deadline = now + (time_t)c->max_ttl;
 }
 
+static bool recorded_kind(const struct state *st, enum rule_kind k)
+{
+	for (size_t i = 0; i < st->nrules; i++)
+		if (st->rules[i].kind == k)
+			return true;
+	return false;
+}
+
 /* Services our recorded openers opened. */
 static unsigned recorded_services(const struct state *st)
 {
@@ -795,6 +803,7 @@ int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t n
 {
 	struct want w;
 	unsigned before = recorded_services(st);
+	bool redirected = recorded_kind(st, KIND_REDIRECT);
 	int r = -ENOENT;
 
 	memset(rep, 0, sizeof(*rep));
@@ -814,6 +823,11 @@ int window_apply(struct nft *n, const struct conf *c, struct state *st, time_t n
 		if ((rep->services & services[s].svc) && w.deadline[s] > rep->deadline)
 			rep->deadline = w.deadline[s];
 	rep->leases_left = st->nleases;
+	/* switching to the responder: connections made to the web server before must end, or
+	 * they would keep asking it anything through the established accept */
+	if ((before & SVC_HTTP01) && (rep->services & SVC_HTTP01) && w.mode == HTTP01_RESPONDER &&
+	    !redirected)
+		forget_connections(n, SVC_HTTP01, rep);
 	if (before & ~rep->services)
 		forget_connections(n, before & ~rep->services, rep);
 	rep->mode = w.mode;

@@ -107,8 +107,16 @@ static void print_responder(const struct view *v)
 	unsigned port;
 	int pid;
 
-	if (responder_running(v->conf, &pid, &port, &until) < 0)
+	if (responder_running(v->conf, &pid, &port, &until) < 0) {
+		for (size_t i = 0; i < v->st.nrules; i++)
+			if (v->st.rules[i].kind == KIND_REDIRECT) {
+				printf("  responder: NOT RUNNING although the window redirects to it: "
+				       "challenge requests are refused; 'acmegate open' starts it again "
+				       "(see %s/responder.log)\n", v->conf->state_dir);
+				break;
+			}
 		return;
+	}
 	fmt_time(when, sizeof(when), until);
 	printf("  responder pid %d on port %u until %s (log: %s/responder.log)\n", pid, port, when,
 	       v->conf->state_dir);

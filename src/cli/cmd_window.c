@@ -275,6 +275,10 @@ static void report_closed(const struct window_report *rep, const char *what)
 			 rep->leases_left == 1 ? "" : "s", rep->leases_left == 1 ? "s" : "");
 		return;
 	}
+	if (!rep->closed_ms) {
+		log_info("%s; no window was open", what);
+		return;
+	}
 	if (rep->packets[KIND_REDIRECT])
 		snprintf(redirected, sizeof(redirected), ", %llu connections redirected to the responder",
 			 (unsigned long long)rep->packets[KIND_REDIRECT]);

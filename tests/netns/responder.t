@@ -16,7 +16,7 @@ webroot=$(gate_webroot "$P")
 chmod -R a+rX "$webroot"   # as a real webroot: the responder reads it as nobody
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 dir=$(world_dir "$P")
-tap_plan 81
+tap_plan 86
 
 PORT=8402
 CH="/.well-known/acme-challenge/$TOKEN"
@@ -257,4 +257,24 @@ tap_is "$(kill -0 "${pid4:-0}" 2>/dev/null && echo alive || echo gone)" gone \
 tap_is "$(fetch "$P" ca "$V4$CH")" timeout "and the kernel closed the window"
 gate "$P" sweep >/dev/null 2>&1
 tap_is "$(ruleset "$P")" "$before" "sweep restores the ruleset"
+# -- a path-mode window joined by a responder lease: connections made to nginx before end
+gate "$P" open --lease pathfirst --mode path >/dev/null 2>&1
+world_exec "$P" ca python3 "$here/../lib/idle_conn.py" "$WORLD_SRV4" 3 >"$(world_dir "$P")/switch.out" &
+idle=$!
+sleep 1
+gate "$P" open --lease resp >/dev/null 2>&1
+wait "$idle"
+tap_is "$(grep -c ' 200' "$(world_dir "$P")/switch.out")" 0 \
+	"switching to the responder ends a connection made to nginx before ($(cat "$(world_dir "$P")/switch.out"))"
+
+tap_is "$(fetch "$P" ca "$V4$CH")" "http:200:$TOKEN.keyauth" "after the switch the responder answers the challenge"
+
+# -- a dead responder is reported by status
+pid7=$(awk '{ print $1 }' "$state/responder.pid" 2>/dev/null)
+kill -KILL "${pid7:-0}" 2>/dev/null
+world_wait_for 4 "the responder to die" bash -c "! kill -0 ${pid7:-0}"
+tap_like "$(gate "$P" status 2>&1)" "NOT RUNNING" "status says when the responder is dead"
+gate "$P" close --all >/dev/null 2>&1
+tap_like "$(tail -n 1 "$state/exposure.log")" '"redirected": [1-9]' "exposure.log counts the connections redirected to the responder"
+tap_is "$(ruleset "$P")" "$before" "close --all leaves the ruleset as it was"
 exit $((TAP_FAILED > 0))
