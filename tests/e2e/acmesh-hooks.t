@@ -97,8 +97,8 @@ issue() {
 	for n in "$@"; do dargs+=(-d "$n"); done
 	mkdir -p "$T/$run/domain"
 	[ "$who" = user ] && chown -R "$USER_ID:$GROUP_ID" "$T/$run" "$T/www"
-	ct_ruleset >"$before"
-	lines=$(ct_exposure_lines)
+	e2e_ruleset >"$before"
+	lines=$(e2e_exposure_lines)
 	t0=$(exposure_now_ms)
 	if "${runas[@]}" "$T/bin/acmesh-hook" pre "$PRE_HOOK" "$1" "$alt" "$T/$run/domain" \
 		>"$T/$run/pre.log" 2>&1; then
@@ -149,7 +149,7 @@ refused() {
 	return 1
 }
 
-unchanged() { [ "$1" = certbot ] && same_ruleset "$2" "$3"; }
+unchanged() { [ "$1" = certbot ] && e2e_same_ruleset "$2" "$3"; }
 
 # variant WHAT ARGS...: as the user, `pre ARGS` opens lease acme.sh for WHAT (acmegate's words)
 # and post closes it.
@@ -166,7 +166,7 @@ variant() {
 refusals() {
 	local before=$T/refusals.ruleset.before got
 	as_root acmegate open --lease certbot >/dev/null 2>&1 || bail "root could not open lease certbot"
-	ct_ruleset >"$before"
+	e2e_ruleset >"$before"
 	check "sudo refuses: open --lease acme.sh --ttl 99999" refused open --lease acme.sh --ttl 99999
 	check "sudo refuses: close --all" refused close --all
 	check "sudo refuses: open --lease certbot" refused open --lease certbot
@@ -180,7 +180,7 @@ refusals() {
 		got=$?
 		check "the pre-hook refuses arguments the sudo rule would not pass (exit $got)" [ "$got" = 64 ]
 	fi
-	ct_ruleset >"$T/refusals.ruleset.after"
+	e2e_ruleset >"$T/refusals.ruleset.after"
 	got=$(leases)
 	check "after the refusals lease certbot alone is open ('$got'), the ruleset unchanged" \
 		unchanged "$got" "$before" "$T/refusals.ruleset.after"
@@ -203,7 +203,7 @@ main() {
 	issue root root no "$NAME1"
 	issue user user "$NAME2" "$NAME1" "$NAME2"
 	refusals
-	ct_finish
+	e2e_finish
 }
 
 main "$@"

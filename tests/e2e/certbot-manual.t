@@ -80,7 +80,7 @@ contract() {
 	local other=BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB
 	local before=$T/contract.ruleset.before dir=$T/www/.well-known/acme-challenge
 	world_dns "$PREFIX" "$NAME1" 4 || bail "could not set DNS for $NAME1"
-	ct_ruleset >"$before"
+	e2e_ruleset >"$before"
 	mkdir -p "$dir" && echo other >"$dir/$other" && echo site >"$T/www/index.html"
 	if hook auth "$t1" 1 && hook auth "$t2" 0 && [ "$(cat "$dir/$t1")" = "$(ka "$t1")" ]; then
 		ok "contract: the auth hooks write the key authorizations under ACMEGATE_WEBROOT"
@@ -104,9 +104,9 @@ contract() {
 	rm -f "$dir/$t1"
 	check "contract: the last cleanup closes the window: the CA host is dropped again" \
 		eval "hook cleanup $t2 0 && [ ! -e $dir/$t2 ] && ct_ca_dropped && ct_window_closed"
-	ct_ruleset >"$T/contract.ruleset.after"
+	e2e_ruleset >"$T/contract.ruleset.after"
 	check "contract: nft ruleset after the hooks equals the one before" \
-		same_ruleset "$before" "$T/contract.ruleset.after"
+		e2e_same_ruleset "$before" "$T/contract.ruleset.after"
 	rm -f "$dir/$other" "$T/www/index.html"
 }
 
@@ -125,8 +125,8 @@ hook_runs() { grep -c "^$1 end" "$T/hooktimes"; }
 # manual_run RUN CHALLENGE MODE: certbot --manual for both names; seven TAP lines.
 manual_run() {
 	local run=$1 chall=$2 mode=$3 before=$T/$1.ruleset.before lines v
-	ct_ruleset >"$before"
-	lines=$(ct_exposure_lines)
+	e2e_ruleset >"$before"
+	lines=$(e2e_exposure_lines)
 	: >"$T/hooktimes"
 	if ct_certbot "$run" --manual --preferred-challenges "$chall" -d "$NAME1" -d "$NAME2" \
 		--manual-auth-hook "$T/bin/timed auth $AUTH" \
@@ -352,7 +352,7 @@ main() {
 	dns_manual
 	dns_closed
 	dns_not_ours
-	ct_finish
+	e2e_finish
 }
 
 main "$@"

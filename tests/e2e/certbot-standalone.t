@@ -42,8 +42,8 @@ run_without_hooks() {
 run_with_hooks() {
 	local run=$1 fam=$2 label=$3 before=$T/$1.ruleset.before lines
 	world_dns "$PREFIX" "$NAME" "$fam" || bail "could not set DNS for $NAME"
-	ct_ruleset >"$before"
-	lines=$(ct_exposure_lines)
+	e2e_ruleset >"$before"
+	lines=$(e2e_exposure_lines)
 	if ct_certbot "$run" --standalone -d "$NAME" --preferred-challenges http \
 		--pre-hook "$PRE" --post-hook "$POST" && ct_issued "$run" "$NAME"; then
 		ok "$run ($label): certificate issued ($CT_RUN_MS ms)"
@@ -83,7 +83,7 @@ main() {
 	world_geoblock_ingress "$PREFIX" || bail "could not load the ingress geoblock"
 	check "ingress geoblock added: the CA host is still dropped" ct_ca_dropped
 	run_with_hooks ingress4 4 "ingress geoblock, IPv4"
-	ct_finish
+	e2e_finish
 }
 
 main "$@"

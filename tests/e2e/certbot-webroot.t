@@ -21,104 +21,39 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-# shellcheck source-path=SCRIPTDIR source=../lib/world.sh
-. "$repo/tests/lib/world.sh"
-# shellcheck source-path=SCRIPTDIR source=../lib/exposure.sh
-. "$repo/tests/lib/exposure.sh"
-
 ACMEGATE_BIN=${ACMEGATE_BIN:-$repo/build/acmegate}
+# shellcheck source-path=SCRIPTDIR source=../lib/clienttest.sh
+. "$repo/tests/lib/clienttest.sh"
+
 PRE_HOOK=${E2E_PRE_HOOK:-$repo/hooks/certbot/pre}
 POST_HOOK=${E2E_POST_HOOK:-$repo/hooks/certbot/post}
 NAME=www.example.test
 PREFIX=cb$$
-ACME_DIR_URL="https://$WORLD_CA4:$WORLD_ACME_PORT/dir"
 PLAN=19
-T=""
-WD=""
-testno=0
-failed=0
 
-ok() { testno=$((testno + 1)); printf 'ok %d - %s\n' "$testno" "$1"; }
-not_ok() {
-	testno=$((testno + 1))
-	failed=$((failed + 1))
-	printf 'not ok %d - %s\n' "$testno" "$1"
-}
-# check DESC CMD...: one TAP line from CMD's status.
-check() {
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-diag() { printf '# %s\n' "$*"; }
-bail() {
-	printf 'Bail out! %s\n' "$*"
-	exit 1
-}
-
-# ---- preconditions ---------------------------------------------------------
-
-skip_all() {
-	# Under CI a missing tool is a broken setup, not a reason to skip.
-	if [ "${CI:-}" = true ] && [ "$1" != root ]; then bail "$2"; fi
-	printf '1..0 # SKIP %s\n' "$2"
-	exit 0
-}
+# ---- preconditions and setup -----------------------------------------------
 
 preconditions() {
-	local tool
-	[ "$(id -u)" = 0 ] || skip_all root "needs root (network namespaces, nftables)"
-	for tool in ip nft nginx pebble pebble-challtestsrv certbot openssl curl timeout; do
-		command -v "$tool" >/dev/null || skip_all tool "$tool not installed"
-	done
-	if [ -z "${E2E_PRE_HOOK:-}${E2E_POST_HOOK:-}" ] && [ ! -x "$ACMEGATE_BIN" ]; then
-		bail "acmegate binary not found at $ACMEGATE_BIN (build it, or set ACMEGATE_BIN)"
-	fi
+	e2e_preconditions ip nft nginx pebble pebble-challtestsrv certbot openssl curl timeout
+	[ -n "${E2E_PRE_HOOK:-}${E2E_POST_HOOK:-}" ] || e2e_need_bin
 }
 
-# ---- setup and cleanup -----------------------------------------------------
-
-cleanup() {
-	world_down "$PREFIX"
-	if [ -n "$T" ]; then
-		if [ "${E2E_KEEP:-0}" = 1 ]; then diag "kept $T"; else rm -rf "$T"; fi
-	fi
-}
-
-# The hooks find `acmegate` in PATH: a private bin dir holds a link to the
-# binary under test, whatever its file name.
 make_env() {
-	T=$(mktemp -d /tmp/acmegate-e2e.XXXXXX) || bail "mktemp failed"
-	mkdir -p "$T/bin" "$T/www" || bail "cannot populate $T"
-	mkdir -m 700 "$T/state" || bail "cannot create $T/state"
-	ln -s "$ACMEGATE_BIN" "$T/bin/acmegate"
-	cat >"$T/acmegate.conf" <<EOF
-; acmegate config for tests/e2e/certbot-webroot.t
-[gate]
-state_dir = $T/state
-ttl = 600
-http01_mode = path
-EOF
+	e2e_make_dirs e2e
+	e2e_write_conf "$T/acmegate.conf" path tests/e2e/certbot-webroot.t
 }
 
 setup_world() {
 	local t0=$SECONDS
-	world_up "$PREFIX" || bail "could not build the test world"
-	WD=$(world_dir "$PREFIX")
+	e2e_world_up
 	ok "world up: home, ca and srv routed through rt, IPv4 and IPv6 ($((SECONDS - t0))s)"
 }
 
 # Home reaches nginx over both families; the CA host's connections time out.
 check_geoblock() {
-	local addr got rc=0
-	for addr in "$WORLD_SRV4" "[$WORLD_SRV6]"; do
-		got=$(world_http_status "$PREFIX" home "http://$addr/")
-		[ "$got" != 000 ] || { diag "home -> $addr:80: no answer"; rc=1; }
-	done
-	for addr in "$WORLD_SRV4" "$WORLD_SRV6"; do
-		got=$(world_tcp_probe "$PREFIX" ca "$addr" 80)
-		[ "$got" = timeout ] || { diag "ca -> $addr:80: expected timeout, got $got"; rc=1; }
-	done
+	local rc=0
+	e2e_home_reaches_nginx || rc=1
+	e2e_ca_dropped 80 || rc=1
 	return "$rc"
 }
 
@@ -127,7 +62,7 @@ setup_services() {
 	world_nginx "$PREFIX" "$T/www" || bail "nginx did not start"
 	check "geoblock loaded: home reaches nginx, the CA host is dropped (IPv4, IPv6)" \
 		check_geoblock
-	world_pebble "$PREFIX" || bail "Pebble did not start"
+	e2e_pebble
 	ok "Pebble answers on $ACME_DIR_URL"
 }
 
@@ -137,43 +72,18 @@ setup_services() {
 # under $T/RUN; its output in $T/RUN/out.log. Returns certbot's status.
 certbot_run() {
 	local run=$1 hooks=$2 dir=$T/$1
-	local -a args
+	local -a args envs
 	mkdir -p "$dir"
 	args=(certonly --webroot -w "$T/www" -d "$NAME" --preferred-challenges http
 		--server "$ACME_DIR_URL" --config-dir "$dir/config" --work-dir "$dir/work"
 		--logs-dir "$dir/logs" --register-unsafely-without-email --agree-tos
 		--non-interactive)
 	[ "$hooks" = hooks ] && args+=(--pre-hook "$PRE_HOOK" --post-hook "$POST_HOOK")
-	world_exec "$PREFIX" srv env -u http_proxy -u https_proxy -u all_proxy \
-		PATH="$T/bin:$PATH" ACMEGATE_CONFIG="${CONF_OVERRIDE:-$T/acmegate.conf}" \
-		REQUESTS_CA_BUNDLE="$WD/tls-ca.pem" \
+	mapfile -t envs < <(e2e_client_env "${CONF_OVERRIDE:-$T/acmegate.conf}")
+	world_exec "$PREFIX" srv env "${envs[@]}" REQUESTS_CA_BUNDLE="$WD/tls-ca.pem" \
 		timeout 90 certbot "${args[@]}" >"$dir/out.log" 2>&1 &
 	# In the background so that a signal reaches our trap at once.
 	wait "$!"
-}
-
-certbot_diag() {
-	local dir=$T/$1
-	world_tail "$dir/out.log" 15
-	if [ -r "$dir/logs/letsencrypt.log" ]; then
-		diag "--- hook and error lines of $dir/logs/letsencrypt.log"
-		grep -E "Hook|hook command|urn:ietf|detail|Error|error" "$dir/logs/letsencrypt.log" |
-			tail -n 15 | sed 's/^/#   /'
-	fi
-	world_tail "$WD/pebble.log" 10
-	world_tail "$WD/nginx-access.log" 5
-	diag "--- acmegate's state dir: $(find "$T/state" -mindepth 1 -printf '%P ' 2>/dev/null)"
-}
-
-ruleset() { world_exec "$PREFIX" srv nft list ruleset; }
-
-cert_issued() {
-	local pem=$T/$1/config/live/$NAME/fullchain.pem
-	[ -s "$pem" ] || { diag "no $pem"; return 1; }
-	openssl x509 -in "$pem" -noout -ext subjectAltName | grep -q "DNS:$NAME" ||
-		{ diag "certificate lacks DNS:$NAME"; return 1; }
-	openssl x509 -in "$pem" -noout -issuer | grep -q "Pebble Intermediate CA" ||
-		{ diag "certificate not issued by Pebble"; return 1; }
 }
 
 # challenge_from SINCE ADDR: the challenge requests logged after line SINCE of
@@ -189,14 +99,6 @@ challenge_from() {
 	fi
 }
 
-same_ruleset() {
-	local before=$1 after=$2
-	cmp -s "$before" "$after" && return 0
-	diag "ruleset differs (diff before after):"
-	diff "$before" "$after" | sed 's/^/#   /'
-	return 1
-}
-
 access_lines() { wc -l <"$WD/nginx-access.log"; }
 
 # ---- the scenarios ---------------------------------------------------------
@@ -207,12 +109,12 @@ run_without_hooks() {
 	world_dns "$PREFIX" "$NAME" 4 || bail "could not set DNS for $NAME"
 	if certbot_run "$run" nohooks; then
 		not_ok "without hooks, IPv4: validation fails under the geoblock"
-		certbot_diag "$run"
+		ct_certbot_diag "$run" nginx
 	elif [ -e "$T/$run/config/live/$NAME" ]; then
 		not_ok "without hooks, IPv4: validation fails (yet a certificate exists)"
 	elif ! grep -q 'Type: *connection' "$T/$run/out.log"; then
 		not_ok "without hooks, IPv4: validation fails with a connection problem"
-		certbot_diag "$run"
+		ct_certbot_diag "$run" nginx
 	else
 		ok "without hooks, IPv4: validation fails under the geoblock ($((SECONDS - t0))s)"
 		grep -m1 -E "Detail:|Timeout|timeout" "$T/$run/out.log" | sed 's/^/#   certbot: /'
@@ -225,7 +127,7 @@ run_without_hooks() {
 # bench/exposure (pre/post hooks: open for the whole run, by design).
 report_exposure() {
 	local open_ms
-	[ "$({ wc -l <"$T/state/exposure.log"; } 2>/dev/null || echo 0)" -gt "$1" ] || return 0
+	[ "$(e2e_exposure_lines)" -gt "$1" ] || return 0
 	open_ms=$(exposure_last_open_ms "$T/state")
 	diag "exposure: certbot webroot (pre/post hooks): window open $open_ms ms of a $2 ms run"
 	exposure_record certbot-webroot "path, run hooks" "$open_ms" "$2"
@@ -237,21 +139,21 @@ run_with_hooks() {
 	world_dns "$PREFIX" "$NAME" "$fam" || bail "could not set DNS for $NAME"
 	before=$T/$run.ruleset.before
 	after=$T/$run.ruleset.after
-	ruleset >"$before"
+	e2e_ruleset >"$before"
 	since=$(access_lines)
 	local lines t0ms
-	lines=$({ wc -l <"$T/state/exposure.log"; } 2>/dev/null || echo 0)
+	lines=$(e2e_exposure_lines)
 	t0ms=$(exposure_now_ms)
-	if certbot_run "$run" hooks && cert_issued "$run"; then
+	if certbot_run "$run" hooks && ct_issued "$run" "$NAME"; then
 		ok "with hooks, $label: certificate issued ($((SECONDS - t0))s)"
 	else
 		not_ok "with hooks, $label: certificate issued"
-		certbot_diag "$run"
+		ct_certbot_diag "$run" nginx
 	fi
 	report_exposure "$lines" "$(($(exposure_now_ms) - t0ms))"
 	check "$label: Pebble fetched the challenge from $ca_addr" challenge_from "$since" "$ca_addr"
-	ruleset >"$after"
-	check "$label: nft ruleset after the run equals the one before" same_ruleset "$before" "$after"
+	e2e_ruleset >"$after"
+	check "$label: nft ruleset after the run equals the one before" e2e_same_ruleset "$before" "$after"
 }
 
 # The pre-hook fails (a broken config): certbot goes on, and its output must show why and
@@ -260,26 +162,22 @@ run_hook_failure() {
 	local run=hookfail before after
 	world_dns "$PREFIX" "$NAME" 4 || bail "could not set DNS for $NAME"
 	printf '[gate]\nstate_dir = %s/state\nttl = forever\n' "$T" >"$T/broken.conf"
-	ruleset >"$T/$run.before"
+	e2e_ruleset >"$T/$run.before"
 	CONF_OVERRIDE="$T/broken.conf" certbot_run "$run" hooks
 	if grep -q "validation window did NOT open" "$T/$run/out.log" &&
 		grep -q "broken.conf:3: bad value 'forever' for key 'ttl'" "$T/$run/out.log"; then
 		ok "a failing pre-hook's message and reason show in certbot's output"
 	else
 		not_ok "a failing pre-hook's message and reason show in certbot's output"
-		certbot_diag "$run"
+		ct_certbot_diag "$run" nginx
 	fi
-	ruleset >"$T/$run.after"
-	check "a failing pre-hook opens nothing" same_ruleset "$T/$run.before" "$T/$run.after"
+	e2e_ruleset >"$T/$run.after"
+	check "a failing pre-hook opens nothing" e2e_same_ruleset "$T/$run.before" "$T/$run.after"
 }
 
 main() {
-	local t0=$SECONDS
 	preconditions
-	trap cleanup EXIT
-	trap 'exit 129' HUP
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
+	e2e_traps
 	make_env
 	echo "1..$PLAN"
 	[ -n "${E2E_PRE_HOOK:-}${E2E_POST_HOOK:-}" ] && diag "hooks: $PRE_HOOK / $POST_HOOK"
@@ -293,9 +191,7 @@ main() {
 	check "ingress geoblock added: the CA host is still dropped" check_geoblock
 	run_with_hooks ingress4 4 "ingress + IPv4"
 	run_with_hooks ingress6 6 "ingress + IPv6"
-	[ "$testno" = "$PLAN" ] || diag "ran $testno tests, planned $PLAN"
-	diag "total $((SECONDS - t0))s, $failed failed"
-	[ "$failed" = 0 ] && [ "$testno" = "$PLAN" ]
+	e2e_finish
 }
 
 main "$@"

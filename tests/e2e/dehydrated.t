@@ -106,12 +106,12 @@ hook_calls() {
 }
 
 unknown_handler() {
-	iss_ruleset >"$T/unknown.before"
+	e2e_ruleset >"$T/unknown.before"
 	world_exec "$PREFIX" srv env PATH="$T/bin:$PATH" ACMEGATE_CONFIG="$T/path.conf" \
 		"$HOOK" this_hookscript_is_broken__please_ignore_unknown_hooks a b >/dev/null 2>&1 ||
 		{ diag "the hook failed an unknown handler"; return 1; }
-	iss_ruleset >"$T/unknown.after"
-	iss_same_ruleset "$T/unknown.before" "$T/unknown.after"
+	e2e_ruleset >"$T/unknown.after"
+	e2e_same_ruleset "$T/unknown.before" "$T/unknown.after"
 }
 
 # A window that cannot open (a broken config) stops dehydrated: Pebble gets no challenge
@@ -121,11 +121,11 @@ broken_open() {
 	printf '[gate]\nstate_dir = %s/state\nttl = forever\n' "$T" >"$T/broken.conf"
 	dh_config "$dir" no
 	dh_register "$dir"
-	iss_ruleset >"$T/broken.before"
-	peb0=$(iss_lines "$WD/pebble.log")
+	e2e_ruleset >"$T/broken.before"
+	peb0=$(e2e_lines "$WD/pebble.log")
 	ISS_CONF=$T/broken.conf dh_run "$dir" >"$T/broken.log" 2>&1
 	rc=$?
-	iss_ruleset >"$T/broken.after"
+	e2e_ruleset >"$T/broken.after"
 	if [ "$rc" != 0 ] && grep -q "validation window did NOT open" "$T/broken.log" &&
 		! tail -n "+$((peb0 + 1))" "$WD/pebble.log" | grep -q "Pulled a task"; then
 		ok "a window that cannot open stops dehydrated before the CA validates"
@@ -134,7 +134,7 @@ broken_open() {
 		world_tail "$T/broken.log" 15
 	fi
 	check "a window that cannot open leaves the ruleset as it was" \
-		iss_same_ruleset "$T/broken.before" "$T/broken.after"
+		e2e_same_ruleset "$T/broken.before" "$T/broken.after"
 }
 
 # The window opened, then a later deploy step failed: dehydrated stops, and its exit_hook
@@ -143,22 +143,22 @@ failed_after_open() {
 	local dir=$T/failing exp0 rc
 	dh_config "$dir" no
 	dh_register "$dir"
-	iss_ruleset >"$T/failing.before"
-	exp0=$(iss_exposure_lines)
+	e2e_ruleset >"$T/failing.before"
+	exp0=$(e2e_exposure_lines)
 	touch "$T/fail-deploy"
 	dh_run "$dir" >"$T/failing.log" 2>&1
 	rc=$?
 	rm -f "$T/fail-deploy"
-	iss_ruleset >"$T/failing.after"
+	e2e_ruleset >"$T/failing.after"
 	if [ "$rc" != 0 ] && grep -q "failing on purpose" "$T/failing.log" && iss_window_closed &&
-		[ "$(iss_exposure_lines)" -gt "$exp0" ]; then
+		[ "$(e2e_exposure_lines)" -gt "$exp0" ]; then
 		ok "a deploy that fails after the window opened: dehydrated stops, exit_hook closes it"
 	else
 		not_ok "a deploy that fails after the window opened: dehydrated stops, exit_hook closes it (exit $rc)"
 		world_tail "$T/failing.log" 15
 	fi
 	check "after the failed deploy the ruleset is as it was" \
-		iss_same_ruleset "$T/failing.before" "$T/failing.after"
+		e2e_same_ruleset "$T/failing.before" "$T/failing.after"
 }
 
 main() {
@@ -171,7 +171,7 @@ main() {
 	issue chain-yes yes 6
 	broken_open
 	failed_after_open
-	iss_done
+	e2e_finish
 }
 
 main "$@"

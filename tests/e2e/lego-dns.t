@@ -129,7 +129,7 @@ main() {
 	iss_issue dns-01 lego "dns-01 exec hook" yes "$T/dns/certificates/$NAME.crt" "$NAME" -- lego_dns
 	check "dns-01: the TXT record is gone again" no_txt_left
 	check "without ACMEGATE_DNS_EXEC the hook refuses with 64" refuses_without_update
-	iss_done
+	e2e_finish
 }
 
 main "$@"

@@ -63,7 +63,7 @@ main() {
 	issue tls-alpn "tls-alpn-01, run" 6 --challenge tls-alpn-01 -- --tls
 	check "nginx stopped for lego's own server on port 80" stop_nginx
 	issue standalone "http-01 port, run" 46 --mode port -- --http
-	iss_done
+	e2e_finish
 }
 
 main "$@"

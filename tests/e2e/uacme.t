@@ -111,13 +111,13 @@ accepted_only() {
 broken_open() {
 	local peb0 rc
 	printf '[gate]\nstate_dir = %s/state\nttl = forever\n' "$T" >"$T/broken.conf"
-	iss_ruleset >"$T/broken.before"
+	e2e_ruleset >"$T/broken.before"
 	uacme_new "$T/broken"
-	peb0=$(iss_lines "$WD/pebble.log")
+	peb0=$(e2e_lines "$WD/pebble.log")
 	ISS_CONF=$T/broken.conf uacme_issue "$T/broken" \
 		UACME_CHALLENGE_PATH="$T/www/.well-known/acme-challenge" -- "${NAMES%% *}" >"$T/broken.log" 2>&1
 	rc=$?
-	iss_ruleset >"$T/broken.after"
+	e2e_ruleset >"$T/broken.after"
 	if [ "$rc" != 0 ] && grep -q "validation window did NOT open" "$T/broken.log" &&
 		! tail -n "+$((peb0 + 1))" "$WD/pebble.log" | grep -q "Pulled a task"; then
 		ok "a window that cannot open: the hook declines, uacme stops before the CA validates"
@@ -126,7 +126,7 @@ broken_open() {
 		world_tail "$T/broken.log" 15
 	fi
 	check "a window that cannot open leaves the ruleset as it was" \
-		iss_same_ruleset "$T/broken.before" "$T/broken.after"
+		e2e_same_ruleset "$T/broken.before" "$T/broken.after"
 }
 
 # A challenge the CA finds invalid (the key authorization written where nginx does not
@@ -136,28 +136,28 @@ invalid_challenge() {
 	local exp0 rc
 	mkdir -p "$T/elsewhere"
 	uacme_new "$T/invalid"
-	iss_ruleset >"$T/invalid.before"
-	exp0=$(iss_exposure_lines)
+	e2e_ruleset >"$T/invalid.before"
+	exp0=$(e2e_exposure_lines)
 	uacme_issue "$T/invalid" UACME_CHALLENGE_PATH="$T/elsewhere" UALPN_SOCKET="$T/none" -- \
 		"${NAMES%% *}" \
 		>"$T/invalid.log" 2>&1
 	rc=$?
-	iss_ruleset >"$T/invalid.after"
+	e2e_ruleset >"$T/invalid.after"
 	if [ "$rc" != 0 ] && grep -q "hook failed http-01" "$T/invalid.log" && iss_window_closed &&
-		[ "$(iss_exposure_lines)" -gt "$exp0" ]; then
+		[ "$(e2e_exposure_lines)" -gt "$exp0" ]; then
 		ok "an invalid http-01 challenge: uacme calls failed, the hook closes the window"
 	else
 		not_ok "an invalid http-01 challenge: uacme calls failed, the hook closes the window (exit $rc)"
 		world_tail "$T/invalid.log" 15
 	fi
 	check "after the invalid challenge the ruleset is as it was" \
-		iss_same_ruleset "$T/invalid.before" "$T/invalid.after"
+		e2e_same_ruleset "$T/invalid.before" "$T/invalid.after"
 }
 
 main() {
 	local n
 	iss_start uacme ualpn unshare
-	[ -f "$SYSTEM_CA" ] || iss_skip_all tool "no $SYSTEM_CA to stand in for"
+	[ -f "$SYSTEM_CA" ] || skip_all tool "no $SYSTEM_CA to stand in for"
 	echo "1..$PLAN"
 	iss_world
 	write_wrapper
@@ -181,7 +181,7 @@ main() {
 	broken_open
 	world_dns "$PREFIX" "${NAMES%% *}" 4 || bail "could not set DNS"
 	invalid_challenge
-	iss_done
+	e2e_finish
 }
 
 main "$@"

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# tests/lib/issuance.sh: what the end-to-end tests of the ACME clients (dehydrated.t, lego.t,
-# lego-dns.t, uacme.t) share: TAP lines, the world with its geoblock, nginx and Pebble (tests/lib/world.sh),
-# acmegate's config and state in a temp dir, and the checks every issuance gets: the
+# tests/lib/issuance.sh: the layer of the end-to-end tests of dehydrated.t, lego.t, lego-dns.t
+# and uacme.t over tests/lib/e2e.sh (TAP lines, skip, cleanup, the world and Pebble, the
+# client environment, the ruleset and certificate checks, e2e_finish): acmegate's configs in
+# a temp dir, the world with its geoblock and nginx, and the checks every issuance gets: the
 # certificate, the window closed, the ruleset as before, and the exposure measured from
 # acmegate's exposure.log and recorded for bench/exposure (tests/lib/exposure.sh).
 #
@@ -15,109 +16,46 @@
 #   iss_issue LABEL CLIENT MODE PERCHALLENGE PEM NAMES -- CMD...
 #                              one issuance and its checks (four TAP lines, five per-challenge)
 #   iss_write_probe, iss_probes_token_exact   look at an open window from the CA host
-#   iss_done                   the summary; non-zero when a test failed or the plan was missed
+#   ok / not_ok / check / diag / bail / skip_all / e2e_*   see tests/lib/e2e.sh
 # Env: ACMEGATE_BIN (default build/acmegate), E2E_KEEP=1 keeps the temp dir (WORLD_KEEP=1 the
 #      world's logs), E2E_SLACK_S (5): seconds a per-challenge window may stay open past the
 #      validation as the client saw it.
 
-# shellcheck source-path=SCRIPTDIR source=world.sh
-. "$(dirname "${BASH_SOURCE[0]}")/world.sh"
-# shellcheck source-path=SCRIPTDIR source=exposure.sh
-. "$(dirname "${BASH_SOURCE[0]}")/exposure.sh"
+# shellcheck source-path=SCRIPTDIR source=e2e.sh
+. "$(dirname "${BASH_SOURCE[0]}")/e2e.sh"
 
-ACME_DIR_URL="https://$WORLD_CA4:$WORLD_ACME_PORT/dir"
-T=""
-WD=""
-testno=0
-failed=0
-ISS_T0=$SECONDS
-
-ok() { testno=$((testno + 1)); printf 'ok %d - %s\n' "$testno" "$1"; }
-not_ok() {
-	testno=$((testno + 1))
-	failed=$((failed + 1))
-	printf 'not ok %d - %s\n' "$testno" "$1"
-}
-# check DESC CMD...: one TAP line from CMD's status.
-check() {
-	local desc=$1
-	shift
-	if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-diag() { printf '# %s\n' "$*"; }
-bail() {
-	printf 'Bail out! %s\n' "$*"
-	exit 1
-}
-
-iss_skip_all() {
-	# Under CI a missing tool is a broken setup, not a reason to skip.
-	if [ "${CI:-}" = true ] && [ "$1" != root ]; then bail "$2"; fi
-	printf '1..0 # SKIP %s\n' "$2"
-	exit 0
-}
-
-iss_cleanup() {
-	world_down "$PREFIX"
-	if [ -n "$T" ]; then
-		if [ "${E2E_KEEP:-0}" = 1 ]; then diag "kept $T"; else rm -rf "$T"; fi
-	fi
-}
-
-# The hooks find `acmegate` in PATH: a private bin dir holds a link to the binary under
-# test. acmegate.conf is path mode, port.conf the whole port (standalone clients).
+# acmegate.conf is path mode, port.conf the whole port (standalone clients).
 iss_make_env() {
 	local mode
-	T=$(mktemp -d "/tmp/acmegate-$ISS_NAME.XXXXXX") || bail "mktemp failed"
-	mkdir -p "$T/bin" "$T/www/.well-known/acme-challenge" || bail "cannot populate $T"
-	mkdir -m 700 "$T/state" || bail "cannot create $T/state"
-	ln -s "$ACMEGATE_BIN" "$T/bin/acmegate"
+	e2e_make_dirs "$ISS_NAME" .well-known/acme-challenge
 	for mode in path port; do
-		printf '; acmegate config for tests/e2e/%s.t\n[gate]\nstate_dir = %s/state\nttl = 600\nhttp01_mode = %s\n' \
-			"$ISS_NAME" "$T" "$mode" >"$T/$mode.conf"
+		e2e_write_conf "$T/$mode.conf" "$mode" "tests/e2e/$ISS_NAME.t"
 	done
 }
 
 # Home reaches nginx over both families; the CA host's connections to 80 and 443 time out.
 iss_check_geoblock() {
-	local addr got port rc=0
-	for addr in "$WORLD_SRV4" "[$WORLD_SRV6]"; do
-		got=$(world_http_status "$PREFIX" home "http://$addr/")
-		[ "$got" != 000 ] || { diag "home -> $addr:80: no answer"; rc=1; }
-	done
-	for addr in "$WORLD_SRV4" "$WORLD_SRV6"; do
-		for port in 80 443; do
-			got=$(world_tcp_probe "$PREFIX" ca "$addr" "$port")
-			[ "$got" = timeout ] || { diag "ca -> $addr:$port: expected timeout, got $got"; rc=1; }
-		done
-	done
+	local rc=0
+	e2e_home_reaches_nginx || rc=1
+	e2e_ca_dropped 80 443 || rc=1
 	return "$rc"
 }
 
 # iss_start TOOLS...: root, the tools (or skip the file), traps, the temp dir.
 iss_start() {
-	local tool
-	ACMEGATE_BIN=${ACMEGATE_BIN:-$repo/build/acmegate}
-	[ "$(id -u)" = 0 ] || iss_skip_all root "needs root (network namespaces, nftables)"
-	for tool in ip nft nginx pebble pebble-challtestsrv openssl curl timeout python3 "$@"; do
-		command -v "$tool" >/dev/null || iss_skip_all tool "$tool not installed"
-	done
-	[ -x "$ACMEGATE_BIN" ] || bail "acmegate binary not found at $ACMEGATE_BIN (build it, or set ACMEGATE_BIN)"
-	trap iss_cleanup EXIT
-	trap 'exit 129' HUP
-	trap 'exit 130' INT
-	trap 'exit 143' TERM
+	e2e_preconditions ip nft nginx pebble pebble-challtestsrv openssl curl timeout python3 "$@"
+	e2e_need_bin
+	e2e_traps
 	iss_make_env
 }
 
 # iss_world: the world, the geoblock, nginx on $T/www and Pebble; two TAP lines.
 iss_world() {
 	local t0=$SECONDS
-	world_up "$PREFIX" || bail "could not build the test world"
-	WD=$(world_dir "$PREFIX")
+	e2e_world_up
 	world_geoblock "$PREFIX" || bail "could not load the geoblock into $PREFIX-srv"
 	world_nginx "$PREFIX" "$T/www" || bail "nginx did not start"
-	world_pebble "$PREFIX" || bail "Pebble did not start"
+	e2e_pebble
 	ok "world up, Pebble answers on $ACME_DIR_URL ($((SECONDS - t0))s)"
 	check "geoblock loaded: home reaches nginx, the CA host is dropped (80, 443, IPv4, IPv6)" \
 		iss_check_geoblock
@@ -126,31 +64,9 @@ iss_world() {
 # The environment every client runs with: no proxies, acmegate in PATH, acmegate's config,
 # and Pebble's API CA for curl (dehydrated) and lego.
 iss_client_env() {
-	printf '%s\n' -u http_proxy -u https_proxy -u all_proxy PATH="$T/bin:$PATH" \
-		ACMEGATE_CONFIG="${ISS_CONF:-$T/path.conf}" CURL_CA_BUNDLE="$WD/tls-ca.pem" \
-		LEGO_CA_CERTIFICATES="$WD/tls-ca.pem" SSL_CERT_FILE="$WD/tls-ca.pem"
-}
-
-iss_ruleset() { world_exec "$PREFIX" srv nft list ruleset; }
-
-iss_same_ruleset() {
-	cmp -s "$1" "$2" && return 0
-	diag "ruleset differs (diff before after):"
-	diff "$1" "$2" | sed 's/^/#   /'
-	return 1
-}
-
-# iss_cert_ok PEM NAME...: a Pebble certificate for every NAME.
-iss_cert_ok() {
-	local pem=$1 name san
-	shift
-	[ -s "$pem" ] || { diag "no $pem"; return 1; }
-	san=$(openssl x509 -in "$pem" -noout -ext subjectAltName 2>/dev/null)
-	for name in "$@"; do
-		case "$san" in *"DNS:$name"*) ;; *) diag "certificate lacks DNS:$name"; return 1 ;; esac
-	done
-	openssl x509 -in "$pem" -noout -issuer | grep -q "Pebble Intermediate CA" ||
-		{ diag "certificate not issued by Pebble"; return 1; }
+	e2e_client_env "${ISS_CONF:-$T/path.conf}"
+	printf '%s\n' CURL_CA_BUNDLE="$WD/tls-ca.pem" LEGO_CA_CERTIFICATES="$WD/tls-ca.pem" \
+		SSL_CERT_FILE="$WD/tls-ca.pem"
 }
 
 # No lease is left and no acmegate rule is in the kernel.
@@ -163,8 +79,6 @@ iss_window_closed() {
 	world_exec "$PREFIX" srv env ACMEGATE_CONFIG="$T/path.conf" "$ACMEGATE_BIN" status | sed 's/^/#   /'
 	return 1
 }
-
-iss_exposure_lines() { iss_lines "$T/state/exposure.log"; }
 
 # iss_exposure_since N: the windows that closed after line N of exposure.log, as
 # "COUNT SUM_OPEN_MS" (0 0 when none).
@@ -236,8 +150,6 @@ iss_probes_token_exact() {
 	fi
 }
 
-iss_lines() { if [ -f "$1" ]; then wc -l <"$1"; else echo 0; fi; }
-
 # iss_issue LABEL CLIENT MODE PERCHALLENGE PEM NAMES -- CMD...: runs CMD (a client run in
 # srv, its output in $T/LABEL.log) and checks: issued, closed, ruleset as before, exposure
 # measured (and, when PERCHALLENGE is yes, no longer than the validation plus E2E_SLACK_S).
@@ -246,16 +158,16 @@ iss_issue() {
 	local label=$1 client=$2 mode=$3 perch=$4 pem=$5 names=$6 t0 t1 rc
 	local exp0 peb0 count sum valid slack=${E2E_SLACK_S:-5}
 	shift 7
-	iss_ruleset >"$T/$label.before"
-	exp0=$(iss_exposure_lines)
-	peb0=$(iss_lines "$WD/pebble.log")
+	e2e_ruleset >"$T/$label.before"
+	exp0=$(e2e_exposure_lines)
+	peb0=$(e2e_lines "$WD/pebble.log")
 	t0=$(exposure_now_ms)
 	"$@" >"$T/$label.log" 2>&1 &
 	wait "$!"
 	rc=$?
 	t1=$(exposure_now_ms)
 	# shellcheck disable=SC2086 # NAMES is a list
-	if [ "$rc" = 0 ] && iss_cert_ok "$pem" $names; then
+	if [ "$rc" = 0 ] && e2e_cert_ok "$pem" $names; then
 		ok "$label: certificate for $names issued through the geoblock ($(((t1 - t0) / 1000))s)"
 	else
 		not_ok "$label: certificate for $names issued through the geoblock (exit $rc)"
@@ -264,9 +176,9 @@ iss_issue() {
 		world_tail "$WD/nginx-access.log" 5
 	fi
 	check "$label: the window is closed afterwards" iss_window_closed
-	iss_ruleset >"$T/$label.after"
+	e2e_ruleset >"$T/$label.after"
 	check "$label: nft ruleset after the run equals the one before" \
-		iss_same_ruleset "$T/$label.before" "$T/$label.after"
+		e2e_same_ruleset "$T/$label.before" "$T/$label.after"
 	read -r count sum < <(iss_exposure_since "$exp0")
 	if [ "${count:-0}" -gt 0 ]; then
 		ok "$label: exposure: $count window(s) open ${sum} ms in all, the client ran $((t1 - t0)) ms"
@@ -283,10 +195,4 @@ iss_issue() {
 	else
 		not_ok "$label: per-challenge window(s) open ${sum:-?} ms, within validation $valid ms + ${slack}s"
 	fi
-}
-
-iss_done() {
-	[ "$testno" = "$PLAN" ] || diag "ran $testno tests, planned $PLAN"
-	diag "total $((SECONDS - ISS_T0))s, $failed failed"
-	[ "$failed" = 0 ] && [ "$testno" = "$PLAN" ]
 }
