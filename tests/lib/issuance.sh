@@ -93,7 +93,8 @@ print(len(ms), sum(ms))'
 # after line SINCE: from the client's first "ready" (POST to a challenge) to its first look
 # at an authorization or challenge after Pebble last found one valid or invalid. That
 # includes the client's own polling interval (lego backs off to several seconds), which no
-# hook can shorten. Pebble's log has whole seconds, so this rounds up by one second.
+# hook can shorten. Pebble's log has whole seconds, so this rounds up by one second. When
+# Pebble logs the last poll before its verdict, the verdict's time ends it.
 iss_validation_ms() {
 	tail -n "+$(($1 + 1))" "$WD/pebble.log" | python3 -c '
 import datetime, re, sys
@@ -111,9 +112,11 @@ for line in sys.stdin:
         done, learnt = t, None
     elif poll and done is not None and learnt is None:
         learnt = t
-if first is None or learnt is None:
+# Pebble may log the last poll before its own "set VALID" line: then that line ends it
+end = learnt or done
+if first is None or end is None:
     sys.exit(1)
-print(int((learnt - first).total_seconds() * 1000) + 1000)'
+print(int((end - first).total_seconds() * 1000) + 1000)'
 }
 
 # iss_write_probe: $T/probe TOKEN..., a program for hooks to run while a window is open. From
