@@ -17,7 +17,7 @@ for t in "$TOKEN_B" "$TOKEN_C"; do echo "$t.keyauth" >"$webroot/.well-known/acme
 world_nginx "$P" "$webroot" || tap_skip_all "nginx did not start"
 gate_conf "$P" ttl=60 >/dev/null
 state="$(world_dir "$P")/state"
-tap_plan 30
+tap_plan 34
 
 CH=/.well-known/acme-challenge
 V4="http://$WORLD_SRV4"
@@ -94,3 +94,14 @@ gate "$P" sweep >/dev/null 2>&1
 last=$(tail -n 1 "$state/exposure.log" 2>/dev/null)
 tap_is "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["open_ms"] <= 2500)' "$last")" True \
 	"exposure.log: a 2 s window swept 4 s later was open at most 2.5 s ($last)"
+
+# -- run --mode reaches open: port mode builds no path gate; a bad mode is a usage error
+out=$(gate "$P" run --no-check --mode port --lease rp -- nft list table inet acmegate 2>&1)
+tap_is "$(grep -c 'chain gate' <<<"$out") $(grep -c 'chain tally' <<<"$out")" "0 1" \
+	"run --mode port: the window the client sees has no path gate"
+gate "$P" run --no-check --mode bogus -- true >/dev/null 2>&1; rc=$?
+tap_is "$rc" 64 "run --mode bogus is a usage error"
+
+# -- close with nothing open says so, not "window closed after 0.0 s"
+tap_like "$(gate "$P" close --lease nope 2>&1)" "no window was open" "close with no window open says so"
+tap_is "$(ruleset "$P")" "$before" "... and the ruleset is as before"
