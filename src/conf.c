@@ -469,3 +469,15 @@ int conf_load(struct conf *c, const char *path, bool required, struct err *e)
 		return err_set(e, -EINVAL, "%s:%d: syntax error (expected '[section]' or 'key = value')", path, r);
 	return conf_validate(c, e);
 }
+
+bool b64url_char(char c)
+{
+	return c && strchr(B64URL_ALPHABET, c);
+}
+
+bool b64url_valid(const char *s, size_t min, size_t max)
+{
+	size_t n = strlen(s);
+
+	return n >= min && n <= max && strspn(s, B64URL_ALPHABET) == n;
+}

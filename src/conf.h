@@ -92,6 +92,12 @@ int conf_load(struct conf *c, const char *path, bool required, struct err *e);
 unsigned svc_from_name(const char *name);
 const char *svc_name(unsigned svc);
 int mode_from_name(const char *name, enum http01_mode *ret_mode);
+/* The 64 characters of base64url, which ACME tokens and values use. */
+#define B64URL_ALPHABET "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+/* Whether c is one of them. */
+bool b64url_char(char c);
+/* Whether s is min to max base64url characters and nothing else. */
+bool b64url_valid(const char *s, size_t min, size_t max);
 const char *mode_name(enum http01_mode m);
 /* "198.51.100.0/24" or "2001:db8::/32" (a bare address is a /32 or /128). */
 int parse_cidr(const char *s, struct cidr *ret);

@@ -507,8 +507,7 @@ static void set_add_char(struct nftnl_set *s, uint8_t ch)
 /* set b64url { typeof @ih,0,8; elements = { A-Z a-z 0-9 - _ } } */
 struct nftnl_set *gate_set(void)
 {
-	static const char alphabet[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	static const char alphabet[] = B64URL_ALPHABET;
 	struct nftnl_set *s = nftnl_set_alloc();
 
 	if (!s)

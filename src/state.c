@@ -154,14 +154,6 @@ size_t state_lease_tokens(const struct state *st, const char *lease)
 	return n;
 }
 
-static bool token_chars_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n > 0 && n <= TOKEN_MAX &&
-	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
-}
-
 static int parse_token(struct state *st, char *rest)
 {
 	char *tab = strchr(rest, '\t');
@@ -169,7 +161,7 @@ static int parse_token(struct state *st, char *rest)
 	if (!tab)
 		return -EBADMSG;
 	*tab = '\0';
-	if (!lease_name_valid(rest) || !token_chars_valid(tab + 1))
+	if (!lease_name_valid(rest) || !b64url_valid(tab + 1, 1, TOKEN_MAX))
 		return -EBADMSG;
 	return state_add_token(st, rest, tab + 1);
 }

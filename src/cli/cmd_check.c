@@ -127,14 +127,6 @@ static int pick_type(const struct conf *c, const struct check_args *a, enum prob
 	return 0;
 }
 
-static bool b64url(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-
-	return n > 0 && n <= max && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-					   "0123456789-_") == n;
-}
-
 /* The challenge's own values: http-01 token + key authorization, dns-01 value, caa CA. */
 static int fill_challenge(const struct conf *c, const struct check_args *a, struct check_target *t)
 {
@@ -148,13 +140,13 @@ static int fill_challenge(const struct conf *c, const struct check_args *a, stru
 				"(then a probe file is placed under webroot)");
 		return EXIT_USAGE;
 	}
-	if (token && (!b64url(token, sizeof(t->token) - 1) || strncmp(ka, token, strlen(token)) ||
+	if (token && (!b64url_valid(token, 1, sizeof(t->token) - 1) || strncmp(ka, token, strlen(token)) ||
 		      ka[strlen(token)] != '.' || strlen(ka) >= sizeof(t->key_authorization))) {
 		cli_usage_error("check", "bad http-01 challenge: the token must be base64url and the key "
 				"authorization TOKEN.THUMBPRINT");
 		return EXIT_USAGE;
 	}
-	if (t->type == PROBE_DNS01 && value && !b64url(value, sizeof(t->value) - 1)) {
+	if (t->type == PROBE_DNS01 && value && !b64url_valid(value, 1, sizeof(t->value) - 1)) {
 		cli_usage_error("check", "bad dns-01 value '%s': expected base64url, as the TXT record holds", value);
 		return EXIT_USAGE;
 	}

@@ -26,10 +26,7 @@ struct open_args {
 static int add_token(const struct conf *c, const char *cmd, const char *t, const char **tokens,
 		     size_t *n)
 {
-	size_t len = strlen(t);
-
-	if (len != c->token_length ||
-	    strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != len) {
+	if (!b64url_valid(t, c->token_length, c->token_length)) {
 		cli_usage_error(cmd, "bad --token '%.80s': an ACME token is %u base64url characters "
 				"(A-Z a-z 0-9 - _; token_length in the config)", t, c->token_length);
 		return EXIT_USAGE;

@@ -2,6 +2,7 @@
  * No privilege; called by acmegate-agent's HTTP handler and by `acmegate-agent probe`. */
 #include <errno.h>
 #include <string.h>
+#include "conf.h"
 #include "probe/probe_int.h"
 
 static const char *const type_names[] = {
@@ -28,15 +29,6 @@ const char *probe_type_name(enum probe_type t)
 int probe_type_port(enum probe_type t)
 {
 	return t == PROBE_HTTP01 ? 80 : t == PROBE_TLSALPN01 ? 443 : 53;
-}
-
-/* A token as ACME makes them: base64url without padding. */
-static bool valid_token(const char *t)
-{
-	size_t n = strlen(t);
-
-	return n >= 1 && n <= 128 && strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-					  "0123456789-_") == n;
 }
 
 static int validate_name(struct probe_ctx *c, struct err *e)
@@ -71,7 +63,7 @@ static int validate(struct probe_ctx *c, struct err *e)
 
 	if (ret < 0)
 		return ret;
-	if (r->type == PROBE_HTTP01 && (!r->token || !valid_token(r->token)))
+	if (r->type == PROBE_HTTP01 && (!r->token || !b64url_valid(r->token, 1, 128)))
 		return err_set(e, -EINVAL, "probe: http-01 needs a token of 1 to 128 base64url characters "
 			       "(A-Z a-z 0-9 - _)");
 	if (r->type == PROBE_HTTP01 && (!r->key_authorization || !*r->key_authorization))

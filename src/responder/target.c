@@ -1,22 +1,12 @@
 /* target.c: judges what a client asks for: the exact challenge target, the token's alphabet,
  * the token list, the Host header passed on; pure, no privilege; called by server.c. */
 #include <string.h>
+#include "conf.h"
 #include "responder/responder.h"
-
-static bool is_b64url(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '_';
-}
 
 bool responder_token_valid(const char *s, size_t len)
 {
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (!is_b64url(s[i]))
-			return false;
-	return s[i] == '\0';
+	return b64url_valid(s, len, len);
 }
 
 /* The raw target, as the client sent it: no percent-decoding happened, so '%', '.', '?' and
@@ -51,7 +41,7 @@ bool responder_token_listed(const char *list, size_t n, const char *token)
 
 static bool host_char(char c)
 {
-	return is_b64url(c) || c == '.' || c == ':' || c == '[' || c == ']';
+	return b64url_char(c) || c == '.' || c == ':' || c == '[' || c == ']';
 }
 
 bool responder_host_valid(const char *host)
