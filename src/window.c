@@ -103,10 +103,10 @@ static bool is_path_kind(enum rule_kind k)
 	       k == KIND_PATH_EXPECT || k == KIND_REDIRECT;
 }
 
-/* How our table stands: the rules the state records there, and how many of them the kernel
- * still holds (with our comment); the same for the path gate's own rules. */
+/* How our table stands: how many of the rules the state records there the kernel still holds
+ * (with our comment); and for the path gate's own rules, how many are recorded and held. */
 struct gate_view {
-	size_t recorded, present;
+	size_t present;
 	size_t path_recorded, path_present;
 };
 
@@ -122,7 +122,6 @@ static struct gate_view gate_view(const struct ruleset *rs, const struct state *
 			continue;
 		k = rs->gate_table ? ruleset_find_rule(rs, r->family, r->table, r->chain, r->handle) : NULL;
 		k = k && gate_comment_is_ours(k->comment) ? k : NULL;
-		g.recorded++;
 		g.present += k != NULL;
 		g.path_recorded += is_path_kind(r->kind);
 		g.path_present += k && is_path_kind(r->kind);
